@@ -1,0 +1,22 @@
+/* fsutil.h — file-system helpers with checked I/O: atomic writes (temporary name in the same
+ * directory, fsync, rename), recursive mkdir, whole-file reads with a size cap. */
+#ifndef CNN_FSUTIL_H
+#define CNN_FSUTIL_H
+
+#include <stddef.h>
+
+#include "status.h"
+
+/* Writes buf to path via path's directory + ".<name>.tmp.<pid>"; the old file stays intact
+ * until the rename. Errors are CNN_ERR_OUTPUT. */
+cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cnn_error *err);
+/* mkdir -p for the directory part of path (everything before the last '/'). */
+cnn_status cnn_mkdirs_for(const char *path, cnn_error *err);
+cnn_status cnn_mkdirs(const char *dir, cnn_error *err);
+/* Reads a whole regular file (at most max bytes) into a malloc'd, NUL-terminated buffer. */
+cnn_status cnn_read_file(const char *path, size_t max, char **out, size_t *n, cnn_status code,
+                         cnn_error *err);
+int cnn_is_dir(const char *path);
+int cnn_is_file(const char *path);
+
+#endif

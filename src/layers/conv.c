@@ -1,0 +1,178 @@
+/* conv.c — [convolutional]: im2col + one GEMM per group, a direct loop for depthwise, batch-norm
+ * folded into weights and bias at prepare, bias + activation fused into one pass.
+ * Parameters in file order: biases[n], [scales[n], mean[n], variance[n]], weights[n][c/g][k][k]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "im2col.h"
+#include "layer.h"
+#include "net.h"
+
+#define BN_EPS 0.000001f /* darknet's variance epsilon */
+
+typedef struct {
+    int filters, size, stride, pad, groups, batch_norm;
+    int dilation;
+    const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
+} conv_p;
+
+static const char *const conv_training_keys[] = {"flipped", "binary", "xnor", "bin_output",
+                                                 "antialiasing", "learning_rate", "stopbackward",
+                                                 "train_only_bn", NULL};
+
+static cnn_status conv_parse(cnn_layer *l, const cnn_cfg *cfg, cnn_cfg_section *s, cnn_error *err)
+{
+    conv_p *p = calloc(1, sizeof *p);
+    if (!p) return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+    l->p = p;
+    cnn_status st;
+    int pad, padding = -1;
+    if ((st = cnn_cfg_int(cfg, s, "filters", 1, 1, 1 << 16, &p->filters, err))) return st;
+    if ((st = cnn_cfg_int(cfg, s, "size", 1, 1, 255, &p->size, err))) return st;
+    if ((st = cnn_cfg_int(cfg, s, "stride", 1, 1, 255, &p->stride, err))) return st;
+    if ((st = cnn_cfg_int(cfg, s, "pad", 0, 0, 1, &pad, err))) return st;
+    if (cnn_cfg_find(s, "padding") &&
+        (st = cnn_cfg_int(cfg, s, "padding", 0, 0, 255, &padding, err)))
+        return st;
+    if ((st = cnn_cfg_int(cfg, s, "groups", 1, 1, 1 << 16, &p->groups, err))) return st;
+    if ((st = cnn_cfg_int(cfg, s, "batch_normalize", 0, 0, 1, &p->batch_norm, err))) return st;
+    if ((st = cnn_cfg_int(cfg, s, "dilation", 1, 1, 1, &p->dilation, err))) return st;
+    /* darknet: pad=1 means padding = size/2; an explicit padding wins */
+    p->pad = padding >= 0 ? padding : (pad ? p->size / 2 : 0);
+    const char *act = cnn_cfg_str(s, "activation", "logistic");
+    if (cnn_activation_parse(act, &l->act) != 0)
+        return cnn_cfg_fail_err(err, cfg, s, cnn_cfg_find(s, "activation"), "unknown activation");
+    return cnn_cfg_accept_numbers(cfg, s, conv_training_keys, err);
+}
+
+static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
+{
+    (void)net;
+    conv_p *p = l->p;
+    const int c = l->in.c, n = p->filters, g = p->groups, k = p->size;
+    if (c % g || n % g)
+        return cnn_fail(err, CNN_ERR_MODEL, "groups=%d must divide input channels %d and filters %d",
+                        g, c, n);
+    l->out.c = n;
+    l->out.h = cnn_conv_out_size(l->in.h, k, p->stride, p->pad);
+    l->out.w = cnn_conv_out_size(l->in.w, k, p->stride, p->pad);
+    if (l->out.h < 1 || l->out.w < 1)
+        return cnn_fail(err, CNN_ERR_MODEL, "%dx%d kernel with padding %d does not fit a %dx%d input",
+                        k, k, p->pad, l->in.h, l->in.w);
+    const size_t nw = (size_t)n * (c / g) * k * k;
+    l->n_params = n + nw + (p->batch_norm ? 3u * n : 0u);
+    l->n_fused = p->batch_norm ? n + nw : 0;
+    const int depthwise = g == c && g == n;
+    const int direct_1x1 = k == 1 && p->stride == 1 && p->pad == 0;
+    l->n_workspace = (depthwise || direct_1x1)
+                         ? 0
+                         : (size_t)(c / g) * k * k * l->out.h * l->out.w;
+    l->flops = 2.0 * nw * l->out.h * l->out.w;
+    return CNN_OK;
+}
+
+static void conv_prepare(cnn_layer *l)
+{
+    conv_p *p = l->p;
+    const int n = p->filters;
+    const size_t per = (size_t)(l->in.c / p->groups) * p->size * p->size;
+    const float *bias = l->params;
+    if (!p->batch_norm) {
+        p->b = bias;
+        p->w = l->params + n;
+        return;
+    }
+    const float *scale = bias + n, *mean = scale + n, *var = mean + n, *w = var + n;
+    float *fb = l->fused, *fw = l->fused + n;
+    for (int f = 0; f < n; f++) {
+        const float a = scale[f] / sqrtf(var[f] + BN_EPS);
+        fb[f] = bias[f] - mean[f] * a;
+        for (size_t i = 0; i < per; i++) fw[f * per + i] = w[f * per + i] * a;
+    }
+    p->b = fb;
+    p->w = fw;
+}
+
+/* Depthwise (groups == channels == filters): one k x k correlation per channel.
+ * in is (c, h, w), out is (c, oh, ow), w is (c, k, k). */
+static void depthwise_forward(const conv_p *p, const float *in, int c, int h, int w, float *out,
+                              int oh, int ow)
+{
+    const int k = p->size, s = p->stride, pad = p->pad;
+    for (int ch = 0; ch < c; ch++) {
+        const float *src = in + (size_t)ch * h * w;
+        const float *kern = p->w + (size_t)ch * k * k;
+        float *dst = out + (size_t)ch * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                float sum = 0;
+                for (int ky = 0; ky < k; ky++) {
+                    const int iy = oy * s - pad + ky;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int kx = 0; kx < k; kx++) {
+                        const int ix = ox * s - pad + kx;
+                        if (ix < 0 || ix >= w) continue;
+                        sum += src[iy * w + ix] * kern[ky * k + kx];
+                    }
+                }
+                dst[oy * ow + ox] = sum;
+            }
+        }
+    }
+}
+
+static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
+{
+    conv_p *p = l->p;
+    const int c = l->in.c, h = l->in.h, w = l->in.w, n = p->filters, g = p->groups, k = p->size;
+    const int oh = l->out.h, ow = l->out.w, spatial = oh * ow;
+    const int cg = c / g, ng = n / g, kk = cg * k * k;
+    const size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
+    for (int b = 0; b < net->batch; b++) {
+        const float *x = in + b * in_size;
+        float *y = l->output + b * out_size;
+        if (g == c && g == n) {
+            depthwise_forward(p, x, c, h, w, y, oh, ow);
+        } else {
+            for (int gi = 0; gi < g; gi++) {
+                const float *xg = x + (size_t)gi * cg * h * w;
+                const float *col = xg;
+                if (!(k == 1 && p->stride == 1 && p->pad == 0)) {
+                    cnn_im2col(xg, cg, h, w, k, p->stride, p->pad, net->workspace);
+                    col = net->workspace;
+                }
+                cnn_gemm(0, 0, ng, spatial, kk, 1.0f, p->w + (size_t)gi * ng * kk, kk, col,
+                         spatial, 0.0f, y + (size_t)gi * ng * spatial, spatial);
+            }
+        }
+        cnn_bias_activate(y, p->b, n, spatial, l->act);
+    }
+}
+
+static void conv_describe(const cnn_layer *l, char *buf, size_t n)
+{
+    const conv_p *p = l->p;
+    int len = snprintf(buf, n, "%d %dx%d/%d", p->filters, p->size, p->size, p->stride);
+    if (p->groups > 1 && len > 0 && (size_t)len < n) len += snprintf(buf + len, n - len, " g%d", p->groups);
+    if (p->batch_norm && len > 0 && (size_t)len < n) snprintf(buf + len, n - len, " bn");
+}
+
+static void conv_free(cnn_layer *l)
+{
+    free(l->p);
+    l->p = NULL;
+}
+
+const cnn_layer_ops cnn_conv_ops = {
+    .section = "convolutional",
+    .type = "conv",
+    .parse = conv_parse,
+    .plan = conv_plan,
+    .prepare = conv_prepare,
+    .forward = conv_forward,
+    .describe = conv_describe,
+    .free = conv_free,
+};

@@ -1,0 +1,67 @@
+/* net.h — a network: layers built from a cfg in two passes (plan every shape and size, then
+ * allocate parameter, activation and workspace blocks once), weights I/O and forward.
+ * The cnn_net owns everything it points to; free with cnn_net_free. A built network is
+ * read-only during forward except for its own activations and workspace: to run several images
+ * at once on threads, build one network per thread (cnn_net_clone shares the parameters). */
+#ifndef CNN_NET_H
+#define CNN_NET_H
+
+#include <stdint.h>
+
+#include "image.h"
+#include "layer.h"
+
+/* Refuse networks whose planned memory exceeds this (a malicious or mistyped cfg). */
+#define CNN_NET_MAX_BYTES (8ull << 30)
+
+struct cnn_net {
+    char *cfg_path;
+    cnn_layer *layers;
+    int n_layers;
+    int batch;
+    cnn_shape in;          /* network input (c, h, w) */
+    cnn_preproc pp;        /* preprocessing from [net] */
+    float *input;          /* (batch, in.c, in.h, in.w) */
+    float *params;         /* all layers' parameters, file order */
+    size_t n_params;
+    float *fused;
+    size_t n_fused;
+    float *acts;           /* all layer outputs */
+    size_t n_acts;
+    float *workspace;      /* shared scratch */
+    size_t n_workspace;
+    double flops;          /* per image */
+    int shares_params;     /* a clone: params/fused belong to another net */
+    /* weights file header */
+    int32_t major, minor, revision;
+    uint64_t seen;
+};
+
+cnn_status cnn_net_build(const char *cfg_path, int batch, cnn_net **out, cnn_error *err);
+/* Same from cfg text already in memory (name used in messages). */
+cnn_status cnn_net_build_text(const char *text, size_t len, const char *name, int batch,
+                              cnn_net **out, cnn_error *err);
+/* A network sharing src's parameters, with its own activations and workspace, for another
+ * thread. src must outlive the clone. */
+cnn_status cnn_net_clone(const cnn_net *src, cnn_net **out, cnn_error *err);
+void cnn_net_free(cnn_net *net);
+
+/* Bytes a weights file for this network must have, for a given header version. */
+uint64_t cnn_net_weights_bytes(const cnn_net *net, int major, int minor);
+/* Reads a darknet .weights file; its size must match the cfg exactly. Then prepares. */
+cnn_status cnn_net_load_weights(cnn_net *net, const char *path, cnn_error *err);
+/* Writes a darknet .weights file (major 0, minor 2, uint64 seen), atomically. */
+cnn_status cnn_net_save_weights(const cnn_net *net, const char *path, cnn_error *err);
+/* Recomputes derived parameters (batch-norm folding) after params changed. */
+void cnn_net_prepare(cnn_net *net);
+
+/* Runs every layer on net->input. No allocation. If layer_seconds is non-NULL it receives the
+ * wall time of each layer. */
+void cnn_net_forward(cnn_net *net, double *layer_seconds);
+
+/* The last layer, and the detection heads. */
+const cnn_layer *cnn_net_output(const cnn_net *net);
+
+size_t cnn_net_memory_bytes(const cnn_net *net);
+
+#endif
