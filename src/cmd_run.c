@@ -221,7 +221,7 @@ static int run(run_task task, int argc, char **argv)
         CLI_MODEL_OPTS(o.mo),
         {"output", 'o', CLI_STR, &o.out_dir, "DIR", "output folder (default cnndemo-out)", 0, 0},
         {"recursive", 'r', CLI_FLAG, &o.recursive, NULL, "descend into sub-folders", 0, 0},
-        {"conf", 0, CLI_FLOAT, &o.conf, "P", "score threshold (default 0.25)", 0, 1},
+        {"conf", 0, CLI_FLOAT, &o.conf, "P", "score threshold (default: the model's, else 0.25)", 0, 1},
         {"iou", 0, CLI_FLOAT, &o.iou, "P", "NMS IoU threshold (default: the model's, else 0.45)", 0, 1},
         {"top", 'k', CLI_INT, &o.top_k, "K", "classify: classes to report (default 5)", 1, 1000},
         {"letterbox", 0, CLI_FLAG, &o.letterbox, NULL, "keep aspect ratio (darknet letterbox)", 0, 0},
@@ -276,8 +276,9 @@ static int run(run_task task, int argc, char **argv)
         goto fail;
     }
     if (o.letterbox) m.net->pp.letterbox = CNN_LETTERBOX_CENTER, m.net->pp.fill = 0.5f;
-    if (o.conf < 0) o.conf = 0.25f;
-    float model_nms = cnn_detect_model_nms(m.net);
+    float model_conf, model_nms;
+    cnn_detect_model_thresholds(m.net, &model_conf, &model_nms);
+    if (o.conf < 0) o.conf = model_conf >= 0 ? model_conf : 0.25f;
     c.iou = o.iou >= 0 ? o.iou : (model_nms >= 0 ? model_nms : 0.45f);
     c.cap = (int)cnn_detect_capacity(m.net);
     c.dets = malloc(sizeof *c.dets * (c.cap ? c.cap : 1));

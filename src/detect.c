@@ -24,13 +24,15 @@ size_t cnn_detect_capacity(const cnn_net *net)
     return n;
 }
 
-float cnn_detect_model_nms(const cnn_net *net)
+void cnn_detect_model_thresholds(const cnn_net *net, float *conf, float *nms)
 {
+    *conf = *nms = -1;
     for (int i = 0; i < net->n_layers; i++) {
         const cnn_layer *l = &net->layers[i];
-        if (l->role == CNN_LAYER_REGION) return ((const cnn_region_params *)l->p)->nms;
+        if (l->role != CNN_LAYER_REGION) continue;
+        *conf = ((const cnn_region_params *)l->p)->conf;
+        *nms = ((const cnn_region_params *)l->p)->nms;
     }
-    return -1;
 }
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }

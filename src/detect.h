@@ -24,8 +24,8 @@ int cnn_detect_decode(const cnn_net *net, int b, const cnn_frame *frame, float c
 /* Clips boxes to [0, w] x [0, h]. */
 void cnn_det_clip(cnn_det *dets, int n, int w, int h);
 
-/* The NMS threshold the model asks for ([region] x_nms), or -1. */
-float cnn_detect_model_nms(const cnn_net *net);
+/* The score and NMS thresholds the model asks for ([region] x_conf, x_nms), or -1 each. */
+void cnn_detect_model_thresholds(const cnn_net *net, float *conf, float *nms);
 
 float cnn_det_iou(const cnn_det *a, const cnn_det *b);
 /* Sorts by score (descending) and drops, per class, boxes whose IoU with a kept box is > iou.

@@ -17,7 +17,7 @@ typedef struct {
     int classes, coords, num, softmax;
     float anchors[2 * CNN_HEAD_MAX_ANCHORS]; /* (w, h) in grid cells */
     float nms;  /* x_nms: the model's own NMS threshold, or < 0 to use the caller's */
-    float conf; /* thresh from the cfg (training key in darknet; informative) */
+    float conf; /* x_conf: the model's default score threshold, or < 0 to use the caller's */
 } cnn_region_params;
 
 #endif

@@ -1,6 +1,7 @@
 /* region.c — [region] (yolov2): logistic on x, y and objectness, softmax over the classes of each
  * anchor and cell. classes=0 is allowed: a detector with objectness only (face-api's
- * TinyFaceDetector), scored by objectness. Extension key x_nms: the model's NMS threshold. */
+ * TinyFaceDetector), scored by objectness. Extension keys x_nms and x_conf: the model's own NMS
+ * and score thresholds, used when the command line does not set them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,10 @@ static cnn_status region_parse(cnn_layer *l, const cnn_cfg *cfg, cnn_cfg_section
     if ((st = cnn_cfg_floats(cfg, s, "anchors", p->anchors, 2 * CNN_HEAD_MAX_ANCHORS, &n_anchors,
                              err)))
         return st;
-    if ((st = cnn_cfg_float(cfg, s, "thresh", 0.5f, 0, 1, &p->conf, err))) return st;
+    float thresh; /* a training key in darknet */
+    if ((st = cnn_cfg_float(cfg, s, "thresh", 0.5f, 0, 1, &thresh, err))) return st;
+    if ((st = cnn_cfg_float(cfg, s, "x_conf", -1, 0, 1, &p->conf, err))) return st;
+    if (!cnn_cfg_find(s, "x_conf")) p->conf = -1;
     if ((st = cnn_cfg_float(cfg, s, "x_nms", -1, 0, 1, &p->nms, err))) return st;
     if (!cnn_cfg_find(s, "x_nms")) p->nms = -1;
     const char *score = cnn_cfg_str(s, "x_score", p->classes ? "class" : "objectness");
