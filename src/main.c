@@ -1,7 +1,10 @@
 /* main.c — the command table and process-level concerns (exit codes, --version).
  * Each command lives in cmd_<name>.c and returns its exit code. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "gemm.h"
@@ -32,12 +35,52 @@ static void usage(FILE *f)
     fprintf(f, "\n`cnndemo <command> --help` for a command's options; `cnndemo --version`.\n");
 }
 
+/* OpenBLAS fixes its kernel family when the library initialises, before main(); the only
+ * supported way to choose it is the OPENBLAS_CORETYPE environment variable. On CPUs with
+ * AVX-512 (this project's Zen 5 machines) its AVX2 "Haswell" kernels run sgemm ~1.4x slower than
+ * its "SkylakeX" ones, and machines are seen with OPENBLAS_CORETYPE=Haswell preset. So when the
+ * family in use is an AVX2-or-older one and the CPU has AVX-512, set SkylakeX and re-execute
+ * ourselves, once. CNNDEMO_BLAS_CORETYPE=<family> forces a family (e.g. Haswell) instead. */
+static void choose_blas_kernels(char **argv)
+{
+    if (getenv("CNNDEMO_BLAS_CHOSEN")) return; /* already re-executed */
+    const char *forced = getenv("CNNDEMO_BLAS_CORETYPE");
+    const char *core = cnn_blas_corename();
+    const char *want = NULL;
+    if (forced && forced[0]) {
+        if (strcasecmp(core, forced) != 0) want = forced;
+    } else if (strstr(cnn_blas_config(), "DYNAMIC_ARCH")) {
+        static const char *const weaker[] = {"Haswell", "Zen", "SandyBridge", "Nehalem", "Core2",
+                                             "Prescott", "Katmai", "Penryn", "Dunnington",
+                                             "Atom", "Barcelona", "Bulldozer", "Piledriver",
+                                             "Steamroller", "Excavator", NULL};
+        int is_weaker = 0;
+        for (const char *const *w = weaker; *w; w++) is_weaker |= strcasecmp(core, *w) == 0;
+        __builtin_cpu_init();
+        if (is_weaker && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            want = "SkylakeX";
+    }
+    if (!want) return;
+    setenv("CNNDEMO_BLAS_CHOSEN", core, 1);
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    execv("/proc/self/exe", argv); /* only returns on failure: carry on with what we have */
+}
+
 static void version(void)
 {
     printf("cnndemo %s\n", CNN_VERSION);
     printf("OpenBLAS: %s\n", cnn_blas_config());
-    printf("OpenBLAS kernel family: %s, %d thread%s\n", cnn_blas_corename(), cnn_blas_threads(),
-           cnn_blas_threads() == 1 ? "" : "s");
+    const char *was = getenv("CNNDEMO_BLAS_CHOSEN");
+    char why[160];
+    if (was && getenv("CNNDEMO_BLAS_CORETYPE"))
+        snprintf(why, sizeof why, "forced by CNNDEMO_BLAS_CORETYPE; %s otherwise", was);
+    else if (was)
+        snprintf(why, sizeof why, "chosen by cnndemo for this AVX-512 CPU instead of %s", was);
+    else
+        snprintf(why, sizeof why, "as OpenBLAS chose it");
+    printf("OpenBLAS kernel family: %s, %d thread%s (%s)\n", cnn_blas_corename(),
+           cnn_blas_threads(), cnn_blas_threads() == 1 ? "" : "s", why);
 }
 
 static int cmd_help(int argc, char **argv)
@@ -58,6 +101,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    choose_blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
