@@ -22,7 +22,6 @@ int cmd_info(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     /* Load the cfg alone first, so the weights check can be reported rather than fatal. */
     cnn_model m;
-    cli_model_opts cfg_only = mo;
     cnn_error err = {0};
     cnn_model_paths paths;
     if (mo.cfg) {
@@ -30,10 +29,10 @@ int cmd_info(int argc, char **argv)
         snprintf(paths.cfg, sizeof paths.cfg, "%s", mo.cfg);
         snprintf(paths.name, sizeof paths.name, "%s", mo.cfg);
         if (mo.weights) snprintf(paths.weights, sizeof paths.weights, "%s", mo.weights);
+        if (mo.names) snprintf(paths.names, sizeof paths.names, "%s", mo.names);
     } else if (cnn_model_resolve(mo.model ? mo.model : "face", &paths, &err)) {
         return cli_report(&err);
     }
-    (void)cfg_only;
     char weights[CNN_PATH_MAX];
     snprintf(weights, sizeof weights, "%s", paths.weights);
     paths.weights[0] = '\0';
