@@ -147,7 +147,9 @@ static cnn_status run_one(run_ctx *c, const char *path, cnn_error *err)
     if (o->save_txt) {
         char dir[CNN_PATH_MAX + 16], txt[CNN_PATH_MAX + 64];
         snprintf(dir, sizeof dir, "%s/labels", o->out_dir);
-        cnn_output_path(dir, path, ".txt", txt, sizeof txt);
+        /* labels/<input path>.txt: the extension is kept so a.png and a.jpg never collide */
+        cnn_output_path(dir, path, NULL, txt, sizeof txt);
+        strncat(txt, ".txt", sizeof txt - strlen(txt) - 1);
         cnn_sbuf_clear(&c->line);
         cnn_report_yolo_txt(&c->line, &r);
         if ((st = cnn_mkdirs_for(txt, err)) ||

@@ -59,7 +59,8 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     l->out.c = n;
     l->out.h = cnn_conv_out_size(l->in.h, k, p->stride, p->pad);
     l->out.w = cnn_conv_out_size(l->in.w, k, p->stride, p->pad);
-    if (l->out.h < 1 || l->out.w < 1)
+    /* C division truncates toward zero, so test the numerator, not the quotient */
+    if (l->in.h + 2 * p->pad < k || l->in.w + 2 * p->pad < k)
         return cnn_fail(err, CNN_ERR_MODEL, "%dx%d kernel with padding %d does not fit a %dx%d input",
                         k, k, p->pad, l->in.h, l->in.w);
     const size_t nw = (size_t)n * (c / g) * k * k;

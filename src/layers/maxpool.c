@@ -32,7 +32,7 @@ static cnn_status maxpool_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     l->out.c = l->in.c;
     l->out.h = (l->in.h + p->padding - p->size) / p->stride + 1;
     l->out.w = (l->in.w + p->padding - p->size) / p->stride + 1;
-    if (l->out.h < 1 || l->out.w < 1)
+    if (l->in.h + p->padding < p->size || l->in.w + p->padding < p->size)
         return cnn_fail(err, CNN_ERR_MODEL, "%dx%d pool does not fit a %dx%d input", p->size,
                         p->size, l->in.h, l->in.w);
     l->flops = 0;
