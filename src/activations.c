@@ -103,15 +103,19 @@ float cnn_activation_grad(float x, cnn_activation a)
     return 1;
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void cnn_activate_array(float *x, size_t n, cnn_activation a)
 {
     switch (a) {
     case CNN_ACT_LINEAR: return;
     case CNN_ACT_RELU:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0.0f;
         return;
     case CNN_ACT_LEAKY:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0.1f * x[i];
+        for (size_t i = 0; i < n; i++) {
+            const float v = x[i], small = 0.1f * v; /* unconditional, so the loop vectorises */
+            x[i] = v > 0 ? v : small;
+        }
         return;
     default:
         for (size_t i = 0; i < n; i++) x[i] = cnn_activate(x[i], a);
@@ -119,6 +123,7 @@ void cnn_activate_array(float *x, size_t n, cnn_activation a)
     }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void cnn_bias_activate(float *y, const float *bias, int channels, int spatial, cnn_activation a)
 {
     for (int c = 0; c < channels; c++) {
@@ -130,14 +135,16 @@ void cnn_bias_activate(float *y, const float *bias, int channels, int spatial, c
             break;
         case CNN_ACT_RELU:
             for (int i = 0; i < spatial; i++) {
-                float v = row[i] + b;
-                row[i] = v > 0 ? v : 0;
+                const float v = row[i] + b;
+                row[i] = v > 0 ? v : 0.0f;
             }
             break;
         case CNN_ACT_LEAKY:
             for (int i = 0; i < spatial; i++) {
-                float v = row[i] + b;
-                row[i] = v > 0 ? v : 0.1f * v;
+                /* both arms computed unconditionally: with -ftrapping-math a conditional multiply
+                 * would keep the loop scalar */
+                const float v = row[i] + b, small = 0.1f * v;
+                row[i] = v > 0 ? v : small;
             }
             break;
         default:

@@ -39,9 +39,35 @@ static cnn_status maxpool_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
+/* The common 2x2 stride-2 window starting at 0 (darknet's default padding 1): no bounds tests
+ * inside a row; an odd last row/column sees only the cells that exist. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void maxpool_2x2s2(const float *src, int h, int w, float *dst, int oh, int ow)
+{
+    for (int oy = 0; oy < oh; oy++) {
+        const float *r0 = src + (size_t)(2 * oy) * w;
+        const float *r1 = 2 * oy + 1 < h ? r0 + w : r0;
+        float *d = dst + (size_t)oy * ow;
+        const int full = w / 2;
+        for (int ox = 0; ox < full; ox++) {
+            const float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+            const float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+            d[ox] = a > b ? a : b;
+        }
+        if (full < ow) d[full] = r0[w - 1] > r1[w - 1] ? r0[w - 1] : r1[w - 1];
+    }
+}
+
 static void maxpool_forward(cnn_layer *l, const float *in, cnn_net *net)
 {
     const maxpool_p *p = l->p;
+    if (p->size == 2 && p->stride == 2 && p->padding / 2 == 0) {
+        const int planes = net->batch * l->in.c;
+        for (int pl = 0; pl < planes; pl++)
+            maxpool_2x2s2(in + (size_t)pl * l->in.h * l->in.w, l->in.h, l->in.w,
+                          l->output + (size_t)pl * l->out.h * l->out.w, l->out.h, l->out.w);
+        return;
+    }
     const int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w, off = -p->padding / 2;
     const int planes = net->batch * l->in.c;
     for (int pl = 0; pl < planes; pl++) {
