@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "fsutil.h"
 
 #define CFG_MAX_BYTES (16u << 20)
 #define CFG_MAX_SECTIONS 100000
@@ -28,34 +29,13 @@ static char *dup_range(const char *s, size_t n)
 cnn_status cnn_cfg_load(const char *path, cnn_cfg *cfg, cnn_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn_fail(err, CNN_ERR_MODEL, "%s: cannot open cfg: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cnn_fail(err, CNN_ERR_MODEL, "%s: not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > CFG_MAX_BYTES) {
-        fclose(f);
-        return cnn_fail(err, CNN_ERR_MODEL, "%s: cfg is %lld bytes, over the %u-byte limit", path,
-                        (long long)st.st_size, CFG_MAX_BYTES);
-    }
-    size_t n = (size_t)st.st_size;
-    char *text = malloc(n + 1);
-    if (!text) {
-        fclose(f);
-        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t got = fread(text, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(text);
-        return cnn_fail(err, CNN_ERR_MODEL, "%s: read error", path);
-    }
-    cnn_status s = cnn_cfg_parse(text, n, path, cfg, err);
+    char *text;
+    size_t n;
+    cnn_status st = cnn_read_file(path, CFG_MAX_BYTES, &text, &n, CNN_ERR_MODEL, err);
+    if (st) return st;
+    st = cnn_cfg_parse(text, n, path, cfg, err);
     free(text);
-    return s;
+    return st;
 }
 
 static cnn_status add_section(cnn_cfg *cfg, const char *name, size_t n, int line, cnn_error *err)
