@@ -5,16 +5,22 @@
 
 void cnn_im2col(const float *im, int c, int h, int w, int k, int stride, int pad, float *col)
 {
-    const int oh = cnn_conv_out_size(h, k, stride, pad);
+    cnn_im2col_rows(im, c, h, w, k, stride, pad, 0, cnn_conv_out_size(h, k, stride, pad), col);
+}
+
+void cnn_im2col_rows(const float *im, int c, int h, int w, int k, int stride, int pad, int oy0,
+                     int oy1, float *col)
+{
     const int ow = cnn_conv_out_size(w, k, stride, pad);
+    const long band = (long)(oy1 - oy0) * ow;
     for (int ch = 0; ch < c; ch++) {
         const float *plane = im + (long)ch * h * w;
         for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((long)(ch * k + ky) * k + kx) * oh * ow;
-                for (int oy = 0; oy < oh; oy++) {
+                float *row = col + ((long)(ch * k + ky) * k + kx) * band;
+                for (int oy = oy0; oy < oy1; oy++) {
                     const int iy = oy * stride - pad + ky;
-                    float *dst = row + (long)oy * ow;
+                    float *dst = row + (long)(oy - oy0) * ow;
                     if (iy < 0 || iy >= h) {
                         memset(dst, 0, sizeof(float) * ow);
                         continue;

@@ -19,6 +19,23 @@ typedef struct {
     const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
 } conv_p;
 
+/* im2col + GEMM run over bands of output rows whose column block (K x rows*ow floats) fits in
+ * about 512 KiB, so the unrolled input is consumed from cache instead of memory (on yolov3-tiny's
+ * early layers the whole column matrix would be 10-25 MB), and bias + activation are applied to
+ * each band while it is hot... */
+#define CONV_BAND_FLOATS (128 * 1024)
+/* ...but never fewer columns than this: a GEMM with a narrow N runs far below peak (layers with a
+ * deep K and a small map, e.g. 13x13 with K = 4608, keep their whole column matrix). */
+#define CONV_BAND_MIN_COLS 1024
+
+static int band_rows(int kk, int oh, int ow)
+{
+    long rows = CONV_BAND_FLOATS / ((long)kk * ow);
+    long min_rows = (CONV_BAND_MIN_COLS + ow - 1) / ow;
+    if (rows < min_rows) rows = min_rows;
+    return rows > oh ? oh : (int)rows;
+}
+
 static const char *const conv_training_keys[] = {"flipped", "binary", "xnor", "bin_output",
                                                  "antialiasing", "learning_rate", "stopbackward",
                                                  "train_only_bn", NULL};
@@ -70,7 +87,7 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     const int direct_1x1 = k == 1 && p->stride == 1 && p->pad == 0;
     l->n_workspace = (depthwise || direct_1x1)
                          ? 0
-                         : (size_t)(c / g) * k * k * l->out.h * l->out.w;
+                         : (size_t)(c / g) * k * k * band_rows(c / g * k * k, l->out.h, l->out.w) * l->out.w;
     l->flops = 2.0 * nw * l->out.h * l->out.w;
     return CNN_OK;
 }
@@ -138,16 +155,27 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
         if (g == c && g == n) {
             depthwise_forward(p, x, c, h, w, y, oh, ow);
         } else {
+            const int direct = k == 1 && p->stride == 1 && p->pad == 0;
+            const int rows = direct ? oh : band_rows(kk, oh, ow);
             for (int gi = 0; gi < g; gi++) {
                 const float *xg = x + (size_t)gi * cg * h * w;
-                const float *col = xg;
-                if (!(k == 1 && p->stride == 1 && p->pad == 0)) {
-                    cnn_im2col(xg, cg, h, w, k, p->stride, p->pad, net->workspace);
-                    col = net->workspace;
+                const float *wg = p->w + (size_t)gi * ng * kk;
+                float *yg = y + (size_t)gi * ng * spatial;
+                for (int oy0 = 0; oy0 < oh; oy0 += rows) {
+                    const int oy1 = oy0 + rows < oh ? oy0 + rows : oh, cols = (oy1 - oy0) * ow;
+                    const float *col = xg; /* 1x1 stride 1: the input is the column matrix */
+                    if (!direct) {
+                        cnn_im2col_rows(xg, cg, h, w, k, p->stride, p->pad, oy0, oy1, net->workspace);
+                        col = net->workspace;
+                    }
+                    cnn_gemm(0, 0, ng, cols, kk, 1.0f, wg, kk, col, cols, 0.0f, yg + (size_t)oy0 * ow,
+                             spatial);
+                    for (int f = 0; f < ng; f++)
+                        cnn_bias_activate(yg + (size_t)f * spatial + (size_t)oy0 * ow,
+                                          p->b + gi * ng + f, 1, cols, l->act);
                 }
-                cnn_gemm(0, 0, ng, spatial, kk, 1.0f, p->w + (size_t)gi * ng * kk, kk, col,
-                         spatial, 0.0f, y + (size_t)gi * ng * spatial, spatial);
             }
+            continue;
         }
         cnn_bias_activate(y, p->b, n, spatial, l->act);
     }

@@ -299,6 +299,10 @@ static const conv_case conv_cases[] = {
     {"depthwise 3x3 no pad", 7, 5, 3, 0, 3, 3, 1, "", 0, 3, 1, CNN_ACT_SELU, 1},
     {"grey input", 6, 6, 1, 0, 3, 3, 1, "pad=1", 1, 1, 1, CNN_ACT_LEAKY, 2},
     {"depthwise 1x1", 7, 5, 3, 0, 3, 1, 1, "", 0, 3, 0, CNN_ACT_LINEAR, 2},
+    /* big enough that im2col runs in several row bands (16 + 16 + 5 rows; 24 + 24 + 13 rows) */
+    {"banded 3x3 on 300x37, bn", 300, 37, 3, 0, 4, 3, 1, "pad=1", 1, 1, 1, CNN_ACT_LEAKY, 1},
+    {"banded groups=2 stride 2 on 301x121, batch 2", 301, 121, 3, 8, 6, 3, 2, "pad=1", 1, 2, 0,
+     CNN_ACT_RELU, 2},
 };
 
 START_TEST(test_conv_cases)
