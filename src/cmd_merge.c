@@ -80,6 +80,11 @@ int cmd_merge(int argc, char **argv)
     cnn_sbuf b = {0}, errors = {0};
     char path[8192], output[8192], error[4096];
     if ((st = cnn_mkdirs(out, &err))) goto done;
+    for (int i = 0; i < npos; i++) cnn_strip_slashes(pos[i]);
+    char out_buf[CNN_PATH_MAX];
+    snprintf(out_buf, sizeof out_buf, "%s", out);
+    cnn_strip_slashes(out_buf);
+    out = out_buf;
     for (int i = 0; i < npos && st == CNN_OK; i++) {
         const char *dir = pos[i];
         char results[CNN_PATH_MAX];

@@ -441,6 +441,10 @@ static int run(run_task task, int argc, char **argv)
         free(pos);
         return rc < 0 ? 0 : rc;
     }
+    char out_dir[CNN_PATH_MAX];
+    snprintf(out_dir, sizeof out_dir, "%s", o.out_dir);
+    cnn_strip_slashes(out_dir); /* "out/" and "out" name the same outputs */
+    o.out_dir = out_dir;
     int shard_i = 0, shard_n = 1;
     const char *bad = NULL;
     if (strcmp(o.format, "text") && strcmp(o.format, "tsv") && strcmp(o.format, "jsonl") && strcmp(o.format, "none"))

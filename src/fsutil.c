@@ -15,6 +15,12 @@ int cnn_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+void cnn_strip_slashes(char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') path[--n] = '\0';
+}
+
 int cnn_is_file(const char *path)
 {
     struct stat st;
@@ -57,14 +63,22 @@ cnn_status cnn_mkdirs_for(const char *path, cnn_error *err)
 
 cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cnn_error *err)
 {
+    /* a hidden, unique temporary beside the target (mkstemp: threads of one process writing the
+     * same path never share it); the rename is atomic within the directory */
     char tmp[4200];
     const char *slash = strrchr(path, '/');
     int dlen = slash ? (int)(slash - path + 1) : 0;
-    if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", dlen, path, slash ? slash + 1 : path,
+    if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld.XXXXXX", dlen, path, slash ? slash + 1 : path,
                  (long)getpid()) >= (int)sizeof tmp)
         return cnn_fail(err, CNN_ERR_OUTPUT, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = mkstemp(tmp);
     if (fd < 0) return cnn_fail(err, CNN_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(errno));
+    if (fchmod(fd, 0644) != 0) { /* mkstemp makes 0600; outputs are ordinary files */
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return cnn_fail(err, CNN_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(e));
+    }
     const char *p = buf;
     size_t left = n;
     while (left > 0) {

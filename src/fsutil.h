@@ -7,7 +7,7 @@
 
 #include "status.h"
 
-/* Writes buf to path via path's directory + ".<name>.tmp.<pid>"; the old file stays intact
+/* Writes buf to path via a unique hidden temporary ".<name>.tmp.<pid>.XXXXXX" beside it; the old file stays intact
  * until the rename. Errors are CNN_ERR_OUTPUT. */
 cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cnn_error *err);
 /* mkdir -p for the directory part of path (everything before the last '/'). */
@@ -17,6 +17,8 @@ cnn_status cnn_mkdirs(const char *dir, cnn_error *err);
 cnn_status cnn_read_file(const char *path, size_t max, char **out, size_t *n, cnn_status code,
                          cnn_error *err);
 int cnn_is_dir(const char *path);
+/* Removes trailing '/' characters (keeping a lone "/"), in place. */
+void cnn_strip_slashes(char *path);
 int cnn_is_file(const char *path);
 
 #endif

@@ -4,11 +4,13 @@
 #include "image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "stb_impl.h"
@@ -417,8 +419,14 @@ cnn_status cnn_image_load(const char *path, const cnn_image_limits *lim, cnn_rgb
     out->w = out->h = 0;
     out->px = NULL;
     if (fmt) *fmt = CNN_FMT_UNKNOWN;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return cnn_fail(err, CNN_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO named like an image must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return cnn_fail(err, CNN_ERR_INPUT, "%s: cannot open: %s", path, strerror(e));
+    }
     struct stat st;
     cnn_status s = CNN_OK;
     uint8_t *buf = NULL;

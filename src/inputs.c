@@ -67,10 +67,10 @@ static cnn_status walk(const char *dir, int recursive, int depth, cnn_strlist *o
         size_t dl = strlen(dir);
         snprintf(path, sizeof path, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names.items[i]);
         struct stat stt;
-        if (stat(path, &stt) != 0) continue; /* dangling link */
-        if (S_ISDIR(stt.st_mode)) {
+        if (stat(path, &stt) == 0 && S_ISDIR(stt.st_mode)) {
             if (recursive) st = walk(path, recursive, depth + 1, out, err);
         } else if (cnn_has_image_ext(names.items[i])) {
+            /* also dangling links, FIFOs and the like: they fail with a reason, never silently */
             st = cnn_strlist_push(out, path, err);
         }
     }

@@ -115,9 +115,9 @@ static cnn_status allocate(cnn_net *net, int with_params, cnn_error *err)
     size_t bytes = cnn_net_memory_bytes(net) + n_in * sizeof(float);
     if (bytes > CNN_NET_MAX_BYTES)
         return cnn_fail(err, CNN_ERR_MODEL,
-                        "%s: network would need %.1f MiB (params %zu, activations %zu, workspace "
-                        "%zu floats), over the %llu MiB limit",
-                        net->cfg_path, bytes / 1048576.0, net->n_params, net->n_acts,
+                        "%s:%d: [net] width/height: network would need %.1f MiB (params %zu, activations %zu, "
+                        "workspace %zu floats), over the %llu MiB limit",
+                        net->cfg_path, net->cfg_line, bytes / 1048576.0, net->n_params, net->n_acts,
                         net->n_workspace, CNN_NET_MAX_BYTES >> 20);
     net->input = alloc_floats(n_in);
     net->acts = alloc_floats(net->n_acts);
@@ -167,6 +167,9 @@ static cnn_status build_from_cfg(cnn_cfg *cfg, int batch, cnn_net **out, cnn_err
         goto fail;
     }
     if ((st = parse_net_section(net, cfg, first, err))) goto fail;
+    /* the memory check names the input size, which is what makes a network too large */
+    cnn_cfg_opt *width = cnn_cfg_find(first, "width");
+    net->cfg_line = width ? width->line : first->line;
     if (cfg->n_secs < 2) {
         st = cnn_fail(err, CNN_ERR_MODEL, "%s: no layers after [net]", cfg->path);
         goto fail;

@@ -16,6 +16,7 @@
 
 struct cnn_net {
     char *cfg_path;
+    int cfg_line;          /* line of the [net] section, for messages */
     cnn_layer *layers;
     int n_layers;
     int batch;

@@ -38,6 +38,18 @@ void cnn_sbuf_printf(cnn_sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static int utf8_len(const unsigned char *p)
+{
+    int len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : 0;
+    if (p[0] >= 0xf5) return 0;
+    for (int i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+    if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+    return len;
+}
+
 void cnn_sbuf_json_string(cnn_sbuf *b, const char *s)
 {
     cnn_sbuf_printf(b, "\"");
@@ -49,8 +61,21 @@ void cnn_sbuf_json_string(cnn_sbuf *b, const char *s)
         case '\r': cnn_sbuf_printf(b, "\\r"); break;
         case '\t': cnn_sbuf_printf(b, "\\t"); break;
         default:
-            if (*p < 0x20 || *p == 0x7f) cnn_sbuf_printf(b, "\\u%04x", *p);
-            else cnn_sbuf_printf(b, "%c", *p); /* UTF-8 bytes pass through */
+            if (*p < 0x20 || *p == 0x7f) {
+                cnn_sbuf_printf(b, "\\u%04x", *p);
+            } else if (*p < 0x80) {
+                cnn_sbuf_printf(b, "%c", *p);
+            } else {
+                /* valid UTF-8 passes through; any other byte (a Latin-1 file name, say) becomes
+                 * \u00XX so the line stays valid JSON; cnn_jsonl_string maps it back to the byte */
+                int len = utf8_len(p);
+                if (len) {
+                    cnn_sbuf_printf(b, "%.*s", len, (const char *)p);
+                    p += len - 1;
+                } else {
+                    cnn_sbuf_printf(b, "\\u%04x", *p);
+                }
+            }
         }
     }
     cnn_sbuf_printf(b, "\"");
