@@ -40,8 +40,8 @@ static void check_preprocess(const cnn_rgb8 *img)
                 /* Known bug, reported: TOPLEFT rounds the short side's resized size to 0 pixels
                  * for images thinner than 1:(2 x net size), and that side's frame scale is 0
                  * (boxes then map to inf/NaN). Remove this exemption once cnn_preprocess
-                 * clamps the size to 1 pixel, as CENTER does; corpus/image/crash-topleft-*
-                 * then guards it. */
+                 * clamps the size to 1 pixel, as CENTER does, and move
+                 * findings/image/topleft-thin-64x1.png into corpus/image/. */
                 if (lb == CNN_LETTERBOX_TOPLEFT && (fr.scale_x == 0 || fr.scale_y == 0)) continue;
                 FUZZ_CHECK(fr.scale_x > 0 && fr.scale_y > 0 && isfinite(fr.scale_x) &&
                                isfinite(fr.scale_y),
