@@ -94,6 +94,10 @@ int cnn_detect_decode(const cnn_net *net, int b, const cnn_frame *frame, float c
                     cnn_det box;
                     map_box(net, frame, (col + e[i]) / lw, (row + e[hw + i]) / lh,
                             expf(e[2 * hw + i]) * aw, expf(e[3 * hw + i]) * ah, &box);
+                    /* overflowing weights can make a head output inf or NaN: no such box */
+                    if (!(isfinite(box.x1) && isfinite(box.y1) && isfinite(box.x2) &&
+                          isfinite(box.y2)))
+                        continue;
                     if (classes == 0) {
                         if (n >= cap) return n;
                         box.class_id = 0;

@@ -580,6 +580,9 @@ void cnn_preprocess(const cnn_rgb8 *img, const cnn_preproc *pp, float *out, cnn_
         int S = W > H ? W : H;
         /* face-api rounds the resized image size, so boxes map back with these scales */
         double rw = floor((double)W * pp->w / S + 0.5), rh = floor((double)H * pp->h / S + 0.5);
+        /* a very thin image would round its short side to 0 pixels (and boxes to inf) */
+        if (rw < 1) rw = 1;
+        if (rh < 1) rh = 1;
         resample_into(img, S, S, pp, out, 0, 0, pp->w, pp->h);
         frame->scale_x = (float)(rw / W);
         frame->scale_y = (float)(rh / H);

@@ -37,12 +37,6 @@ static void check_preprocess(const cnn_rgb8 *img)
                                "%dx%d image -> %dx%dx%d lb %d k %d: out[%zu] = %g", img->w,
                                img->h, pp.c, pp.h, pp.w, lb, k, i, out[i]);
                 FUZZ_CHECK(fr.img_w == img->w && fr.img_h == img->h, "frame size");
-                /* Known bug, reported: TOPLEFT rounds the short side's resized size to 0 pixels
-                 * for images thinner than 1:(2 x net size), and that side's frame scale is 0
-                 * (boxes then map to inf/NaN). Remove this exemption once cnn_preprocess
-                 * clamps the size to 1 pixel, as CENTER does, and move
-                 * findings/image/topleft-thin-64x1.png into corpus/image/. */
-                if (lb == CNN_LETTERBOX_TOPLEFT && (fr.scale_x == 0 || fr.scale_y == 0)) continue;
                 FUZZ_CHECK(fr.scale_x > 0 && fr.scale_y > 0 && isfinite(fr.scale_x) &&
                                isfinite(fr.scale_y),
                            "frame scale %g %g", fr.scale_x, fr.scale_y);
