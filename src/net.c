@@ -90,6 +90,10 @@ void cnn_net_free(cnn_net *net)
     free(net->input);
     free(net->acts);
     free(net->workspace);
+    free(net->deltas);
+    free(net->grads);
+    free(net->saved);
+    free(net->train_ws);
     free(net);
 }
 
@@ -385,5 +389,66 @@ void cnn_net_forward(cnn_net *net, double *layer_seconds)
         l->ops->forward(l, in, net);
         if (layer_seconds) layer_seconds[i] = now_seconds() - t0;
         in = l->output;
+    }
+}
+
+cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err)
+{
+    if (net->shares_params)
+        return cnn_fail(err, CNN_ERR_INTERNAL, "a cloned network cannot be trained");
+    size_t n_saved = 0, ws = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const cnn_layer *l = &net->layers[i];
+        if (!l->ops->backward)
+            return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: layer %d [%s] cannot be trained",
+                            net->cfg_path, l->cfg_line, l->index, l->ops->section);
+        n_saved += l->n_saved * net->batch;
+        ws = l->n_train_ws > ws ? l->n_train_ws : ws;
+    }
+    double bytes = ((double)net->n_acts + net->n_params + n_saved + ws) * sizeof(float);
+    if (bytes > (double)CNN_NET_MAX_BYTES)
+        return cnn_fail(err, CNN_ERR_MODEL, "%s: training needs %.1f MiB (limit %llu MiB)",
+                        net->cfg_path, bytes / 1048576.0, CNN_NET_MAX_BYTES >> 20);
+    net->deltas = calloc(net->n_acts ? net->n_acts : 1, sizeof(float));
+    net->grads = calloc(net->n_params ? net->n_params : 1, sizeof(float));
+    net->saved = calloc(n_saved ? n_saved : 1, sizeof(float));
+    net->train_ws = calloc(ws ? ws : 1, sizeof(float));
+    net->n_train_ws = ws;
+    if (!net->deltas || !net->grads || !net->saved || !net->train_ws)
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory for training (%.1f MiB)",
+                        net->cfg_path, bytes / 1048576.0);
+    float *dp = net->deltas, *gp = net->grads, *sp = net->saved;
+    for (int i = 0; i < net->n_layers; i++) {
+        cnn_layer *l = &net->layers[i];
+        l->delta = dp, l->grad = gp, l->saved = sp;
+        dp += (size_t)net->batch * cnn_shape_size(l->out);
+        gp += l->n_params;
+        sp += l->n_saved * net->batch;
+    }
+    return CNN_OK;
+}
+
+void cnn_net_forward_train(cnn_net *net)
+{
+    memset(net->deltas, 0, sizeof(float) * net->n_acts);
+    net->loss = 0;
+    net->training = 1;
+    const float *in = net->input;
+    for (int i = 0; i < net->n_layers; i++) {
+        cnn_layer *l = &net->layers[i];
+        if (l->ops->forward_train) l->ops->forward_train(l, in, net);
+        else l->ops->forward(l, in, net);
+        in = l->output;
+    }
+    net->training = 0;
+}
+
+void cnn_net_backward(cnn_net *net)
+{
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        cnn_layer *l = &net->layers[i];
+        const float *in = i ? net->layers[i - 1].output : net->input;
+        float *in_delta = i ? net->layers[i - 1].delta : NULL;
+        l->ops->backward(l, in, in_delta, net);
     }
 }

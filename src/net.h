@@ -33,6 +33,12 @@ struct cnn_net {
     size_t n_workspace;
     double flops;          /* per image */
     int shares_params;     /* a clone: params/fused belong to another net */
+    /* training state (cnn_net_train_alloc) */
+    float *deltas, *grads, *saved, *train_ws;
+    size_t n_train_ws;
+    const void *truth;     /* a cnn_truth (data.h): the batch's boxes, for yolo/region losses */
+    float loss;            /* summed by the loss layers during forward_train */
+    int training;          /* forward_train sets it; dropout and batch-norm read it */
     /* weights file header */
     int32_t major, minor, revision;
     uint64_t seen;
@@ -59,6 +65,15 @@ void cnn_net_prepare(cnn_net *net);
 /* Runs every layer on net->input. No allocation. If layer_seconds is non-NULL it receives the
  * wall time of each layer. */
 void cnn_net_forward(cnn_net *net, double *layer_seconds);
+
+/* Training: allocates deltas, gradients and saved activations (fails if a layer kind cannot be
+ * trained), runs the training forward and the backward pass over the whole batch.
+ * forward_train zeroes every delta and net->loss first; loss layers (yolo, region) write their
+ * deltas during it, and the caller sets a classifier's last-layer delta before backward.
+ * Backward accumulates into grads (callers zero them per step, see train.c). */
+cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err);
+void cnn_net_forward_train(cnn_net *net);
+void cnn_net_backward(cnn_net *net);
 
 /* The last layer, and the detection heads. */
 const cnn_layer *cnn_net_output(const cnn_net *net);

@@ -28,10 +28,23 @@ static void avgpool_forward(cnn_layer *l, const float *in, cnn_net *net)
     }
 }
 
+static void avgpool_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    (void)in;
+    if (!in_delta) return;
+    const int spatial = l->in.h * l->in.w, planes = net->batch * l->in.c;
+    for (int pl = 0; pl < planes; pl++) {
+        const float d = l->delta[pl] / spatial;
+        float *dst = in_delta + (size_t)pl * spatial;
+        for (int i = 0; i < spatial; i++) dst[i] += d;
+    }
+}
+
 const cnn_layer_ops cnn_avgpool_ops = {
     .section = "avgpool",
     .type = "avg",
     .parse = avgpool_parse,
     .plan = avgpool_plan,
     .forward = avgpool_forward,
+    .backward = avgpool_backward,
 };

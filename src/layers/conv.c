@@ -11,13 +11,7 @@
 #include "layer.h"
 #include "net.h"
 
-#define BN_EPS 0.000001f /* darknet's variance epsilon */
-
-typedef struct {
-    int filters, size, stride, pad, groups, batch_norm;
-    int dilation;
-    const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
-} conv_p;
+#include "conv.h"
 
 /* im2col + GEMM run over bands of output rows whose column block (K x rows*ow floats) fits in
  * about 512 KiB, so the unrolled input is consumed from cache instead of memory (on yolov3-tiny's
@@ -67,7 +61,6 @@ static cnn_status conv_parse(cnn_layer *l, const cnn_cfg *cfg, cnn_cfg_section *
 
 static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
 {
-    (void)net;
     conv_p *p = l->p;
     const int c = l->in.c, n = p->filters, g = p->groups, k = p->size;
     if (c % g || n % g)
@@ -89,6 +82,7 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
                          ? 0
                          : (size_t)(c / g) * k * k * band_rows(c / g * k * k, l->out.h, l->out.w) * l->out.w;
     l->flops = 2.0 * nw * l->out.h * l->out.w;
+    cnn_conv_plan_train(l, net->batch);
     return CNN_OK;
 }
 
@@ -237,4 +231,7 @@ const cnn_layer_ops cnn_conv_ops = {
     .forward = conv_forward,
     .describe = conv_describe,
     .free = conv_free,
+    .forward_train = cnn_conv_forward_train,
+    .backward = cnn_conv_backward,
+    .param_roles = cnn_conv_param_roles,
 };

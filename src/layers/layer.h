@@ -44,7 +44,21 @@ typedef struct {
     /* One-line description of the options for `info` (e.g. "16 3x3/1"). Optional. */
     void (*describe)(const cnn_layer *l, char *buf, size_t n);
     void (*free)(cnn_layer *l); /* frees l->p; optional */
+
+    /* ---- training (train.c); a kind without backward cannot be trained ---- */
+    /* Forward in training mode: batch statistics for batch-norm, dropout masks, and whatever
+     * backward needs kept in l->saved. NULL means forward is also the training forward. */
+    void (*forward_train)(cnn_layer *l, const float *in, cnn_net *net);
+    /* With l->delta = dL/d(output) for the batch: adds dL/d(parameters) into l->grad and
+     * dL/d(input) into in_delta (NULL when nothing before needs it). May use net->train_ws. */
+    void (*backward)(cnn_layer *l, const float *in, float *in_delta, cnn_net *net);
+    /* Marks each parameter (file order): CNN_PARAM_FIXED (running statistics, updated by
+     * forward_train itself), CNN_PARAM_WEIGHT (decayed) or CNN_PARAM_BIAS (not decayed).
+     * NULL: all n_params are weights. */
+    void (*param_roles)(const cnn_layer *l, unsigned char *roles);
 } cnn_layer_ops;
+
+enum { CNN_PARAM_FIXED = 0, CNN_PARAM_WEIGHT = 1, CNN_PARAM_BIAS = 2 };
 
 struct cnn_layer {
     const cnn_layer_ops *ops;
@@ -60,6 +74,12 @@ struct cnn_layer {
     float *params;      /* view, n_params floats, file order */
     float *fused;       /* view, n_fused floats */
     float *output;      /* view, batch * cnn_shape_size(out) floats */
+    /* training only (NULL until cnn_net_train_alloc) */
+    size_t n_saved;     /* floats kept from forward_train for backward, per batch item */
+    size_t n_train_ws;  /* floats of scratch needed by forward_train/backward (whole batch) */
+    float *saved;       /* view, batch * n_saved floats */
+    float *delta;       /* view, dL/d(output), same size as output */
+    float *grad;        /* view, dL/d(params), n_params floats */
     void *p;            /* kind-specific options and pointers */
 };
 

@@ -100,6 +100,37 @@ static void maxpool_describe(const cnn_layer *l, char *buf, size_t n)
 
 static void maxpool_free(cnn_layer *l) { free(l->p); }
 
+/* Backward: the gradient goes to the cell that won the forward max (found again from the
+ * input; the first maximum in window order, as forward keeps the first). */
+static void maxpool_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    if (!in_delta) return;
+    const maxpool_p *p = l->p;
+    const int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w, off = -p->padding / 2;
+    const int planes = net->batch * l->in.c;
+    for (int pl = 0; pl < planes; pl++) {
+        const float *src = in + (size_t)pl * h * w;
+        float *dsrc = in_delta + (size_t)pl * h * w;
+        const float *d = l->delta + (size_t)pl * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                float best = -FLT_MAX;
+                int arg = -1;
+                for (int ky = 0; ky < p->size; ky++) {
+                    const int iy = off + oy * p->stride + ky;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int kx = 0; kx < p->size; kx++) {
+                        const int ix = off + ox * p->stride + kx;
+                        if (ix < 0 || ix >= w) continue;
+                        if (arg < 0 || src[iy * w + ix] > best) best = src[iy * w + ix], arg = iy * w + ix;
+                    }
+                }
+                if (arg >= 0) dsrc[arg] += d[oy * ow + ox];
+            }
+        }
+    }
+}
+
 const cnn_layer_ops cnn_maxpool_ops = {
     .section = "maxpool",
     .type = "max",
@@ -108,4 +139,5 @@ const cnn_layer_ops cnn_maxpool_ops = {
     .forward = maxpool_forward,
     .describe = maxpool_describe,
     .free = maxpool_free,
+    .backward = maxpool_backward,
 };

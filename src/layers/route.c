@@ -82,6 +82,23 @@ static void route_describe(const cnn_layer *l, char *buf, size_t n)
 
 static void route_free(cnn_layer *l) { free(l->p); }
 
+static void route_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    (void)in, (void)in_delta;
+    const route_p *p = l->p;
+    const size_t out_size = cnn_shape_size(l->out);
+    for (int b = 0; b < net->batch; b++) {
+        const float *d = l->delta + b * out_size;
+        for (int i = 0; i < p->n; i++) {
+            cnn_layer *src = &net->layers[p->from[i]];
+            const size_t part = cnn_shape_size(src->out) / p->groups;
+            float *dst = src->delta + b * cnn_shape_size(src->out) + p->group_id * part;
+            for (size_t k = 0; k < part; k++) dst[k] += d[k];
+            d += part;
+        }
+    }
+}
+
 const cnn_layer_ops cnn_route_ops = {
     .section = "route",
     .type = "route",
@@ -90,4 +107,5 @@ const cnn_layer_ops cnn_route_ops = {
     .forward = route_forward,
     .describe = route_describe,
     .free = route_free,
+    .backward = route_backward,
 };

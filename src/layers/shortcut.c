@@ -46,6 +46,7 @@ static cnn_status shortcut_plan(cnn_layer *l, const cnn_net *net, cnn_error *err
                         p->from, src->out.c, src->out.h, src->out.w, l->in.c, l->in.h, l->in.w);
     l->out = l->in;
     l->flops = (double)cnn_shape_size(l->in);
+    l->n_saved = cnn_shape_size(l->in); /* the sum before the activation */
     return CNN_OK;
 }
 
@@ -65,6 +66,30 @@ static void shortcut_describe(const cnn_layer *l, char *buf, size_t n)
 
 static void shortcut_free(cnn_layer *l) { free(l->p); }
 
+static void shortcut_forward_train(cnn_layer *l, const float *in, cnn_net *net)
+{
+    const shortcut_p *p = l->p;
+    const float *other = net->layers[p->from].output;
+    const size_t n = (size_t)net->batch * cnn_shape_size(l->out);
+    for (size_t i = 0; i < n; i++) {
+        l->saved[i] = in[i] + other[i];
+        l->output[i] = cnn_activate(l->saved[i], l->act);
+    }
+}
+
+static void shortcut_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    (void)in;
+    const shortcut_p *p = l->p;
+    const size_t n = (size_t)net->batch * cnn_shape_size(l->out);
+    float *other = net->layers[p->from].delta;
+    for (size_t i = 0; i < n; i++) {
+        const float d = l->delta[i] * cnn_activation_grad(l->saved[i], l->act);
+        if (in_delta) in_delta[i] += d;
+        other[i] += d;
+    }
+}
+
 const cnn_layer_ops cnn_shortcut_ops = {
     .section = "shortcut",
     .type = "shortcut",
@@ -73,4 +98,6 @@ const cnn_layer_ops cnn_shortcut_ops = {
     .forward = shortcut_forward,
     .describe = shortcut_describe,
     .free = shortcut_free,
+    .forward_train = shortcut_forward_train,
+    .backward = shortcut_backward,
 };

@@ -44,10 +44,22 @@ static void softmax_forward(cnn_layer *l, const float *in, cnn_net *net)
     for (int b = 0; b < net->batch; b++) cnn_softmax(in + (size_t)b * n, n, l->output + (size_t)b * n);
 }
 
+/* Training: softmax is trained only as the last layer with the cross-entropy loss (train.c),
+ * whose gradient with respect to the softmax's input is p - onehot; train.c writes that into
+ * this layer's delta, and backward passes it on unchanged (darknet does the same). */
+static void softmax_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    (void)in;
+    if (!in_delta) return;
+    const size_t n = (size_t)net->batch * cnn_shape_size(l->in);
+    for (size_t i = 0; i < n; i++) in_delta[i] += l->delta[i];
+}
+
 const cnn_layer_ops cnn_softmax_ops = {
     .section = "softmax",
     .type = "softmax",
     .parse = softmax_parse,
     .plan = softmax_plan,
     .forward = softmax_forward,
+    .backward = softmax_backward,
 };

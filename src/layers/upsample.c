@@ -52,6 +52,21 @@ static void upsample_describe(const cnn_layer *l, char *buf, size_t n)
 
 static void upsample_free(cnn_layer *l) { free(l->p); }
 
+static void upsample_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    (void)in;
+    if (!in_delta) return;
+    const int s = ((const upsample_p *)l->p)->stride;
+    const int h = l->in.h, w = l->in.w, ow = l->out.w;
+    const int planes = net->batch * l->in.c;
+    for (int pl = 0; pl < planes; pl++) {
+        float *dsrc = in_delta + (size_t)pl * h * w;
+        const float *d = l->delta + (size_t)pl * l->out.h * ow;
+        for (int oy = 0; oy < l->out.h; oy++)
+            for (int ox = 0; ox < ow; ox++) dsrc[(oy / s) * w + ox / s] += d[(size_t)oy * ow + ox];
+    }
+}
+
 const cnn_layer_ops cnn_upsample_ops = {
     .section = "upsample",
     .type = "upsample",
@@ -60,4 +75,5 @@ const cnn_layer_ops cnn_upsample_ops = {
     .forward = upsample_forward,
     .describe = upsample_describe,
     .free = upsample_free,
+    .backward = upsample_backward,
 };

@@ -1,0 +1,33 @@
+/* conv.h — what conv.c (inference) and conv_train.c (training) share about [convolutional]. */
+#ifndef CNN_CONV_H
+#define CNN_CONV_H
+
+#include "layer.h"
+
+#define BN_EPS 0.000001f /* darknet's variance epsilon */
+
+typedef struct {
+    int filters, size, stride, pad, groups, batch_norm;
+    int dilation;
+    const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
+} conv_p;
+
+/* Sets l->n_saved and l->n_train_ws for a training batch (called by plan). */
+void cnn_conv_plan_train(cnn_layer *l, int batch);
+void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net);
+void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net);
+void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles);
+
+/* Batch-norm over channel-major data x (n rows of m values), shared by conv and connected:
+ * training forward writes xhat, inv_std and y = scale * xhat + bias, and moves the running
+ * mean/variance towards the batch's (darknet's 0.99/0.01); backward turns dL/dy (dy, n x m,
+ * overwritten with dL/dx) into bias and scale gradients. */
+void cnn_bn_forward_train(const float *x, int n, int m, const float *scale, const float *bias,
+                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y);
+void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *xhat,
+                     const float *inv_std, float *dbias, float *dscale);
+
+/* delta[i] *= act'(z[i]) */
+void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activation a);
+
+#endif

@@ -1,0 +1,193 @@
+/* conv_train.c — training forward and backward of [convolutional] (and the batch-norm and
+ * activation derivatives that [connected] shares).
+ *
+ * The whole batch goes through each GEMM at once: for group g the column matrix is
+ * (K = c/g*k*k) x (M = batch*oh*ow), image b's columns at b*oh*ow, so
+ *   forward   Z_g  = W_g . col_g                     (n/g x M)
+ *   weights   dW_g += dZ_g . col_g^T                  (n/g x K)
+ *   input     dcol_g = W_g^T . dZ_g, then col2im per image into dL/d(input).
+ * Z is kept channel-major (n x M) in l->saved, so batch-norm statistics are contiguous rows.
+ * saved = [xhat n x M][z n x M][inv_std n]; z is the pre-activation value (after batch-norm).
+ * train_ws = [col K x M][dcol K x M][dz n x M][one image's columns K x oh*ow]. */
+#include <math.h>
+#include <string.h>
+
+#include "conv.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "net.h"
+
+void cnn_conv_plan_train(cnn_layer *l, int batch)
+{
+    const conv_p *p = l->p;
+    const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
+    const size_t kk = (size_t)(l->in.c / p->groups) * p->size * p->size;
+    /* per batch item, rounded up so the batch's block holds xhat, z and inv_std */
+    l->n_saved = 2 * cnn_shape_size(l->out) + ((size_t)p->filters + batch - 1) / batch;
+    l->n_train_ws = 2 * kk * m + (size_t)p->filters * m + kk * spatial;
+}
+
+void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles)
+{
+    const conv_p *p = l->p;
+    const int n = p->filters;
+    size_t i = 0;
+    for (int f = 0; f < n; f++) roles[i++] = CNN_PARAM_BIAS;
+    if (p->batch_norm) {
+        for (int f = 0; f < n; f++) roles[i++] = CNN_PARAM_BIAS; /* scales */
+        for (int f = 0; f < 2 * n; f++) roles[i++] = CNN_PARAM_FIXED; /* mean, variance */
+    }
+    for (; i < l->n_params; i++) roles[i] = CNN_PARAM_WEIGHT;
+}
+
+void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activation a)
+{
+    switch (a) {
+    case CNN_ACT_LINEAR: return;
+    case CNN_ACT_RELU:
+        for (size_t i = 0; i < n; i++) delta[i] = z[i] > 0 ? delta[i] : 0;
+        return;
+    case CNN_ACT_LEAKY:
+        for (size_t i = 0; i < n; i++) delta[i] = z[i] > 0 ? delta[i] : 0.1f * delta[i];
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) delta[i] *= cnn_activation_grad(z[i], a);
+    }
+}
+
+void cnn_bn_forward_train(const float *x, int n, int m, const float *scale, const float *bias,
+                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y)
+{
+    for (int f = 0; f < n; f++) {
+        const float *xf = x + (size_t)f * m;
+        double sum = 0, sq = 0;
+        for (int i = 0; i < m; i++) sum += xf[i];
+        const double mean = sum / m;
+        for (int i = 0; i < m; i++) sq += (xf[i] - mean) * (xf[i] - mean);
+        const double var = sq / m;
+        const float is = (float)(1.0 / sqrt(var + BN_EPS));
+        inv_std[f] = is;
+        float *xh = xhat + (size_t)f * m, *yf = y + (size_t)f * m;
+        for (int i = 0; i < m; i++) {
+            xh[i] = (float)(xf[i] - mean) * is;
+            yf[i] = scale[f] * xh[i] + bias[f];
+        }
+        run_mean[f] = 0.99f * run_mean[f] + 0.01f * (float)mean;
+        run_var[f] = 0.99f * run_var[f] + 0.01f * (float)(m > 1 ? sq / (m - 1) : var);
+    }
+}
+
+void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *xhat,
+                     const float *inv_std, float *dbias, float *dscale)
+{
+    for (int f = 0; f < n; f++) {
+        float *d = dy + (size_t)f * m;
+        const float *xh = xhat + (size_t)f * m;
+        double sd = 0, sdx = 0;
+        for (int i = 0; i < m; i++) {
+            sd += d[i];
+            sdx += d[i] * xh[i];
+        }
+        dbias[f] += (float)sd;
+        dscale[f] += (float)sdx;
+        /* dL/dxhat = scale * dy; dL/dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)) */
+        const float a = scale[f] * inv_std[f];
+        const float mean_d = (float)(sd / m), mean_dx = (float)(sdx / m);
+        for (int i = 0; i < m; i++) d[i] = a * (d[i] - mean_d - xh[i] * mean_dx);
+    }
+}
+
+/* Column matrix of every image of the batch for group gi: col is K x (batch*spatial). */
+static void batch_im2col(const cnn_layer *l, const float *in, int batch, int gi, float *col,
+                         float *tmp)
+{
+    const conv_p *p = l->p;
+    const int cg = l->in.c / p->groups, kk = cg * p->size * p->size;
+    const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
+    const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
+    for (int b = 0; b < batch; b++) {
+        const float *x = in + b * in_size + (size_t)gi * cg * plane;
+        cnn_im2col(x, cg, l->in.h, l->in.w, p->size, p->stride, p->pad, tmp);
+        for (int r = 0; r < kk; r++) memcpy(col + r * m + b * spatial, tmp + r * spatial, sizeof(float) * spatial);
+    }
+}
+
+static const float *raw_weights(const cnn_layer *l)
+{
+    const conv_p *p = l->p;
+    return l->params + p->filters * (p->batch_norm ? 4 : 1);
+}
+
+void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
+{
+    const conv_p *p = l->p;
+    const int n = p->filters, g = p->groups, ng = n / g;
+    const int kk = l->in.c / g * p->size * p->size, batch = net->batch;
+    const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
+    float *col = net->train_ws, *z = col + 2 * (size_t)kk * m, *tmp = z + (size_t)n * m;
+    float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
+    const float *w = raw_weights(l), *bias = l->params;
+    for (int gi = 0; gi < g; gi++) {
+        batch_im2col(l, in, batch, gi, col, tmp);
+        cnn_gemm(0, 0, ng, (int)m, kk, 1.0f, w + (size_t)gi * ng * kk, kk, col, (int)m, 0.0f,
+                 z + (size_t)gi * ng * m, (int)m);
+    }
+    if (p->batch_norm) {
+        float *scale = l->params + n, *mean = scale + n, *var = mean + n;
+        cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs);
+    } else {
+        for (int f = 0; f < n; f++)
+            for (size_t i = 0; i < m; i++) zs[f * m + i] = z[f * m + i] + bias[f];
+    }
+    /* channel-major z -> (batch, n, spatial) output, activated */
+    for (int b = 0; b < batch; b++)
+        for (int f = 0; f < n; f++) {
+            float *y = l->output + ((size_t)b * n + f) * spatial;
+            const float *src = zs + f * m + b * spatial;
+            for (size_t i = 0; i < spatial; i++) y[i] = cnn_activate(src[i], l->act);
+        }
+}
+
+void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *net)
+{
+    const conv_p *p = l->p;
+    const int n = p->filters, g = p->groups, ng = n / g, cg = l->in.c / g;
+    const int kk = cg * p->size * p->size, batch = net->batch;
+    const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
+    float *col = net->train_ws, *dcol = col + (size_t)kk * m, *dz = dcol + (size_t)kk * m;
+    float *tmp = dz + (size_t)n * m;
+    const float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
+    /* dz = delta (gathered channel-major) * act'(z) */
+    for (int b = 0; b < batch; b++)
+        for (int f = 0; f < n; f++)
+            memcpy(dz + f * m + b * spatial, l->delta + ((size_t)b * n + f) * spatial,
+                   sizeof(float) * spatial);
+    cnn_activation_backward(zs, dz, (size_t)n * m, l->act);
+    float *dbias = l->grad;
+    if (p->batch_norm) {
+        cnn_bn_backward(dz, n, (int)m, l->params + n, xhat, inv_std, dbias, l->grad + n);
+    } else {
+        for (int f = 0; f < n; f++) {
+            double s = 0;
+            for (size_t i = 0; i < m; i++) s += dz[f * m + i];
+            dbias[f] += (float)s;
+        }
+    }
+    const float *w = raw_weights(l);
+    float *dw = l->grad + n * (p->batch_norm ? 4 : 1);
+    const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
+    for (int gi = 0; gi < g; gi++) {
+        const float *dzg = dz + (size_t)gi * ng * m;
+        batch_im2col(l, in, batch, gi, col, tmp);
+        cnn_gemm(0, 1, ng, kk, (int)m, 1.0f, dzg, (int)m, col, (int)m, 1.0f,
+                 dw + (size_t)gi * ng * kk, kk);
+        if (!in_delta) continue;
+        cnn_gemm(1, 0, kk, (int)m, ng, 1.0f, w + (size_t)gi * ng * kk, kk, dzg, (int)m, 0.0f, dcol,
+                 (int)m);
+        for (int b = 0; b < batch; b++) {
+            for (int r = 0; r < kk; r++) memcpy(tmp + r * spatial, dcol + r * m + b * spatial, sizeof(float) * spatial);
+            cnn_col2im(tmp, cg, l->in.h, l->in.w, p->size, p->stride, p->pad,
+                       in_delta + b * in_size + (size_t)gi * cg * plane);
+        }
+    }
+}
