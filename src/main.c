@@ -16,6 +16,7 @@ int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_init_weights(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
@@ -23,6 +24,7 @@ const cli_command cli_commands[] = {
     {"classify", cmd_classify, "top-k classes per image, with an annotated banner"},
     {"bench", cmd_bench, "forward-pass latency: warm-up, percentiles, GFLOP/s, per-layer"},
     {"merge", cmd_merge, "combine the output folders of sharded runs (--shard i/N)"},
+    {"train", cmd_train, "train a cfg on a dataset (Fashion-MNIST IDX, ImageFolder, YOLO labels)"},
     {"info", cmd_info, "layer table, parameters, FLOPs and the weights-file check"},
     {"forward", cmd_forward, "run one image and dump input and layer outputs as .npy"},
     {"init-weights", cmd_init_weights, "write SEEDED RANDOM weights for a cfg (tests only)"},

@@ -8,7 +8,7 @@
  *   input     dcol_g = W_g^T . dZ_g, then col2im per image into dL/d(input).
  * Z is kept channel-major (n x M) in l->saved, so batch-norm statistics are contiguous rows.
  * saved = [xhat n x M][z n x M][inv_std n]; z is the pre-activation value (after batch-norm).
- * train_ws = [col K x M][dcol K x M][dz n x M][one image's columns K x oh*ow]. */
+ * train_ws = [col K x M][dcol K x M][dz n x M]. */
 #include <math.h>
 #include <string.h>
 
@@ -24,7 +24,7 @@ void cnn_conv_plan_train(cnn_layer *l, int batch)
     const size_t kk = (size_t)(l->in.c / p->groups) * p->size * p->size;
     /* per batch item, rounded up so the batch's block holds xhat, z and inv_std */
     l->n_saved = 2 * cnn_shape_size(l->out) + ((size_t)p->filters + batch - 1) / batch;
-    l->n_train_ws = 2 * kk * m + (size_t)p->filters * m + kk * spatial;
+    l->n_train_ws = 2 * kk * m + (size_t)p->filters * m;
 }
 
 void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles)
@@ -97,19 +97,77 @@ void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *x
     }
 }
 
+/* im2col/col2im of one image with a column-matrix row stride ld, so each image writes its own
+ * block of columns of the batch's matrix directly (stride-1 rows: one copy per valid span). */
+static void im2col_ld(const float *im, int c, int h, int w, int k, int stride, int pad, float *col,
+                      size_t ld)
+{
+    const int oh = cnn_conv_out_size(h, k, stride, pad), ow = cnn_conv_out_size(w, k, stride, pad);
+    for (int ch = 0; ch < c; ch++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((size_t)(ch * k + ky) * k + kx) * ld;
+                const float *plane = im + (size_t)ch * h * w;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * stride - pad + ky;
+                    float *dst = row + (size_t)oy * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(dst, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    const float *src = plane + (size_t)iy * w;
+                    if (stride == 1) {
+                        int x0 = pad - kx > 0 ? pad - kx : 0, x1 = w + pad - kx < ow ? w + pad - kx : ow;
+                        for (int ox = 0; ox < x0; ox++) dst[ox] = 0;
+                        if (x1 > x0) memcpy(dst + x0, src + x0 - pad + kx, sizeof(float) * (x1 - x0));
+                        for (int ox = x1 > x0 ? x1 : x0; ox < ow; ox++) dst[ox] = 0;
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            const int ix = ox * stride - pad + kx;
+                            dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+static void col2im_ld(const float *col, size_t ld, int c, int h, int w, int k, int stride, int pad,
+                      float *im)
+{
+    const int oh = cnn_conv_out_size(h, k, stride, pad), ow = cnn_conv_out_size(w, k, stride, pad);
+    for (int ch = 0; ch < c; ch++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = col + ((size_t)(ch * k + ky) * k + kx) * ld;
+                float *plane = im + (size_t)ch * h * w;
+                for (int oy = 0; oy < oh; oy++) {
+                    const int iy = oy * stride - pad + ky;
+                    if (iy < 0 || iy >= h) continue;
+                    float *restrict dst = plane + (size_t)iy * w;
+                    const float *restrict src = row + (size_t)oy * ow;
+                    if (stride == 1) {
+                        int x0 = pad - kx > 0 ? pad - kx : 0, x1 = w + pad - kx < ow ? w + pad - kx : ow;
+                        for (int ox = x0; ox < x1; ox++) dst[ox - pad + kx] += src[ox];
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            const int ix = ox * stride - pad + kx;
+                            if (ix >= 0 && ix < w) dst[ix] += src[ox];
+                        }
+                    }
+                }
+            }
+}
+
 /* Column matrix of every image of the batch for group gi: col is K x (batch*spatial). */
-static void batch_im2col(const cnn_layer *l, const float *in, int batch, int gi, float *col,
-                         float *tmp)
+static void batch_im2col(const cnn_layer *l, const float *in, int batch, int gi, float *col)
 {
     const conv_p *p = l->p;
-    const int cg = l->in.c / p->groups, kk = cg * p->size * p->size;
+    const int cg = l->in.c / p->groups;
     const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
     const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
-    for (int b = 0; b < batch; b++) {
-        const float *x = in + b * in_size + (size_t)gi * cg * plane;
-        cnn_im2col(x, cg, l->in.h, l->in.w, p->size, p->stride, p->pad, tmp);
-        for (int r = 0; r < kk; r++) memcpy(col + r * m + b * spatial, tmp + r * spatial, sizeof(float) * spatial);
-    }
+    for (int b = 0; b < batch; b++)
+        im2col_ld(in + b * in_size + (size_t)gi * cg * plane, cg, l->in.h, l->in.w, p->size,
+                  p->stride, p->pad, col + b * spatial, m);
 }
 
 static const float *raw_weights(const cnn_layer *l)
@@ -124,11 +182,11 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
     const int n = p->filters, g = p->groups, ng = n / g;
     const int kk = l->in.c / g * p->size * p->size, batch = net->batch;
     const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
-    float *col = net->train_ws, *z = col + 2 * (size_t)kk * m, *tmp = z + (size_t)n * m;
+    float *col = net->train_ws, *z = col + 2 * (size_t)kk * m;
     float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
     const float *w = raw_weights(l), *bias = l->params;
     for (int gi = 0; gi < g; gi++) {
-        batch_im2col(l, in, batch, gi, col, tmp);
+        batch_im2col(l, in, batch, gi, col);
         cnn_gemm(0, 0, ng, (int)m, kk, 1.0f, w + (size_t)gi * ng * kk, kk, col, (int)m, 0.0f,
                  z + (size_t)gi * ng * m, (int)m);
     }
@@ -143,8 +201,8 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
     for (int b = 0; b < batch; b++)
         for (int f = 0; f < n; f++) {
             float *y = l->output + ((size_t)b * n + f) * spatial;
-            const float *src = zs + f * m + b * spatial;
-            for (size_t i = 0; i < spatial; i++) y[i] = cnn_activate(src[i], l->act);
+            memcpy(y, zs + f * m + b * spatial, sizeof(float) * spatial);
+            cnn_activate_array(y, spatial, l->act);
         }
 }
 
@@ -155,7 +213,6 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
     const int kk = cg * p->size * p->size, batch = net->batch;
     const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
     float *col = net->train_ws, *dcol = col + (size_t)kk * m, *dz = dcol + (size_t)kk * m;
-    float *tmp = dz + (size_t)n * m;
     const float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
     /* dz = delta (gathered channel-major) * act'(z) */
     for (int b = 0; b < batch; b++)
@@ -178,16 +235,14 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
     const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
     for (int gi = 0; gi < g; gi++) {
         const float *dzg = dz + (size_t)gi * ng * m;
-        batch_im2col(l, in, batch, gi, col, tmp);
+        batch_im2col(l, in, batch, gi, col);
         cnn_gemm(0, 1, ng, kk, (int)m, 1.0f, dzg, (int)m, col, (int)m, 1.0f,
                  dw + (size_t)gi * ng * kk, kk);
         if (!in_delta) continue;
         cnn_gemm(1, 0, kk, (int)m, ng, 1.0f, w + (size_t)gi * ng * kk, kk, dzg, (int)m, 0.0f, dcol,
                  (int)m);
-        for (int b = 0; b < batch; b++) {
-            for (int r = 0; r < kk; r++) memcpy(tmp + r * spatial, dcol + r * m + b * spatial, sizeof(float) * spatial);
-            cnn_col2im(tmp, cg, l->in.h, l->in.w, p->size, p->stride, p->pad,
-                       in_delta + b * in_size + (size_t)gi * cg * plane);
-        }
+        for (int b = 0; b < batch; b++)
+            col2im_ld(dcol + b * spatial, m, cg, l->in.h, l->in.w, p->size, p->stride, p->pad,
+                      in_delta + b * in_size + (size_t)gi * cg * plane);
     }
 }
