@@ -104,7 +104,8 @@ static void connected_forward_train(cnn_layer *l, const float *in, cnn_net *net)
         float *scale = (float *)w + (size_t)n * nin, *mean = scale + n, *var = mean + n;
         float *t = net->train_ws, *y = t + (size_t)n * batch;
         transpose(z, batch, n, t);
-        cnn_bn_forward_train(t, n, batch, scale, bias, mean, var, xhat, inv_std, y);
+        cnn_bn_forward_train(t, n, batch, scale, bias, mean, var, xhat, inv_std, y,
+                             cnn_bn_momentum(net));
         transpose(y, n, batch, z);
     } else {
         for (int b = 0; b < batch; b++)

@@ -20,10 +20,14 @@ void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles);
 
 /* Batch-norm over channel-major data x (n rows of m values), shared by conv and connected:
  * training forward writes xhat, inv_std and y = scale * xhat + bias, and moves the running
- * mean/variance towards the batch's (darknet's 0.99/0.01); backward turns dL/dy (dy, n x m,
+ * mean/variance towards the batch's (momentum, see cnn_bn_momentum); backward turns dL/dy (dy, n x m,
  * overwritten with dL/dx) into bias and scale gradients. */
 void cnn_bn_forward_train(const float *x, int n, int m, const float *scale, const float *bias,
-                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y);
+                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y,
+                          float momentum);
+/* The running-statistics momentum for the net's next step: a plain average over the first 100
+ * steps (so short runs get usable statistics), then darknet's 0.01. */
+float cnn_bn_momentum(const cnn_net *net);
 void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *xhat,
                      const float *inv_std, float *dbias, float *dscale);
 

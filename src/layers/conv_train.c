@@ -55,8 +55,15 @@ void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activat
     }
 }
 
+float cnn_bn_momentum(const cnn_net *net)
+{
+    const double steps = (double)net->seen / net->batch;
+    return steps < 99 ? (float)(1.0 / (steps + 1)) : 0.01f;
+}
+
 void cnn_bn_forward_train(const float *x, int n, int m, const float *scale, const float *bias,
-                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y)
+                          float *run_mean, float *run_var, float *xhat, float *inv_std, float *y,
+                          float momentum)
 {
     for (int f = 0; f < n; f++) {
         const float *xf = x + (size_t)f * m;
@@ -72,8 +79,8 @@ void cnn_bn_forward_train(const float *x, int n, int m, const float *scale, cons
             xh[i] = (float)(xf[i] - mean) * is;
             yf[i] = scale[f] * xh[i] + bias[f];
         }
-        run_mean[f] = 0.99f * run_mean[f] + 0.01f * (float)mean;
-        run_var[f] = 0.99f * run_var[f] + 0.01f * (float)(m > 1 ? sq / (m - 1) : var);
+        run_mean[f] += momentum * ((float)mean - run_mean[f]);
+        run_var[f] += momentum * ((float)(m > 1 ? sq / (m - 1) : var) - run_var[f]);
     }
 }
 
@@ -192,7 +199,8 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
     }
     if (p->batch_norm) {
         float *scale = l->params + n, *mean = scale + n, *var = mean + n;
-        cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs);
+        cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs,
+                             cnn_bn_momentum(net));
     } else {
         for (int f = 0; f < n; f++)
             for (size_t i = 0; i < m; i++) zs[f * m + i] = z[f * m + i] + bias[f];
