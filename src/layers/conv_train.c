@@ -1,14 +1,16 @@
 /* conv_train.c — training forward and backward of [convolutional] (and the batch-norm and
  * activation derivatives that [connected] shares).
  *
- * The whole batch goes through each GEMM at once: for group g the column matrix is
- * (K = c/g*k*k) x (M = batch*oh*ow), image b's columns at b*oh*ow, so
+ * Images go through each GEMM in chunks of several at once (CHUNK_FLOATS: the chunk's column
+ * matrix stays in cache between im2col and the GEMMs; one image at a time would make narrow
+ * GEMMs, the whole batch would stream 10x the activations through memory): for group g the
+ * column matrix is (K = c/g*k*k) x (chunk*oh*ow), and
  *   forward   Z_g  = W_g . col_g                     (n/g x M)
  *   weights   dW_g += dZ_g . col_g^T                  (n/g x K)
  *   input     dcol_g = W_g^T . dZ_g, then col2im per image into dL/d(input).
  * Z is kept channel-major (n x M) in l->saved, so batch-norm statistics are contiguous rows.
  * saved = [xhat n x M][z n x M][inv_std n]; z is the pre-activation value (after batch-norm).
- * train_ws = [col K x M][dcol K x M][dz n x M]. */
+ * train_ws = [col K x chunk cols][dcol K x chunk cols][dz n x M]. */
 #include <math.h>
 #include <string.h>
 
@@ -17,6 +19,17 @@
 #include "im2col.h"
 #include "net.h"
 
+#define CHUNK_FLOATS (2u << 20)
+
+/* Images per chunk for this layer (at least 1). */
+static int chunk_images(const cnn_layer *l, int batch)
+{
+    const conv_p *p = l->p;
+    const size_t per = (size_t)(l->in.c / p->groups) * p->size * p->size * l->out.h * l->out.w;
+    size_t n = CHUNK_FLOATS / (per ? per : 1);
+    return n < 1 ? 1 : n > (size_t)batch ? batch : (int)n;
+}
+
 void cnn_conv_plan_train(cnn_layer *l, int batch)
 {
     const conv_p *p = l->p;
@@ -24,7 +37,7 @@ void cnn_conv_plan_train(cnn_layer *l, int batch)
     const size_t kk = (size_t)(l->in.c / p->groups) * p->size * p->size;
     /* per batch item, rounded up so the batch's block holds xhat, z and inv_std */
     l->n_saved = 2 * cnn_shape_size(l->out) + ((size_t)p->filters + batch - 1) / batch;
-    l->n_train_ws = 2 * kk * m + (size_t)p->filters * m;
+    l->n_train_ws = 2 * kk * spatial * chunk_images(l, batch) + (size_t)p->filters * m;
 }
 
 void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles)
@@ -165,16 +178,16 @@ static void col2im_ld(const float *col, size_t ld, int c, int h, int w, int k, i
             }
 }
 
-/* Column matrix of every image of the batch for group gi: col is K x (batch*spatial). */
-static void batch_im2col(const cnn_layer *l, const float *in, int batch, int gi, float *col)
+/* Column matrix of images [b0, b1) for group gi: col is K x ((b1-b0)*spatial). */
+static void chunk_im2col(const cnn_layer *l, const float *in, int b0, int b1, int gi, float *col)
 {
     const conv_p *p = l->p;
     const int cg = l->in.c / p->groups;
-    const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
+    const size_t spatial = (size_t)l->out.h * l->out.w, ld = spatial * (b1 - b0);
     const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
-    for (int b = 0; b < batch; b++)
+    for (int b = b0; b < b1; b++)
         im2col_ld(in + b * in_size + (size_t)gi * cg * plane, cg, l->in.h, l->in.w, p->size,
-                  p->stride, p->pad, col + b * spatial, m);
+                  p->stride, p->pad, col + (b - b0) * spatial, ld);
 }
 
 static const float *raw_weights(const cnn_layer *l)
@@ -189,14 +202,17 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
     const int n = p->filters, g = p->groups, ng = n / g;
     const int kk = l->in.c / g * p->size * p->size, batch = net->batch;
     const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
-    float *col = net->train_ws, *z = col + 2 * (size_t)kk * m;
+    float *col = net->train_ws, *z = col + 2 * (size_t)kk * spatial * chunk_images(l, batch);
     float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
     const float *w = raw_weights(l), *bias = l->params;
-    for (int gi = 0; gi < g; gi++) {
-        batch_im2col(l, in, batch, gi, col);
-        cnn_gemm(0, 0, ng, (int)m, kk, 1.0f, w + (size_t)gi * ng * kk, kk, col, (int)m, 0.0f,
-                 z + (size_t)gi * ng * m, (int)m);
-    }
+    const int chunk = chunk_images(l, batch);
+    for (int gi = 0; gi < g; gi++)
+        for (int b0 = 0; b0 < batch; b0 += chunk) {
+            const int b1 = b0 + chunk < batch ? b0 + chunk : batch, cols = (b1 - b0) * (int)spatial;
+            chunk_im2col(l, in, b0, b1, gi, col);
+            cnn_gemm(0, 0, ng, cols, kk, 1.0f, w + (size_t)gi * ng * kk, kk, col, cols, 0.0f,
+                     z + (size_t)gi * ng * m + b0 * spatial, (int)m);
+        }
     if (p->batch_norm) {
         float *scale = l->params + n, *mean = scale + n, *var = mean + n;
         cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs,
@@ -220,7 +236,8 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
     const int n = p->filters, g = p->groups, ng = n / g, cg = l->in.c / g;
     const int kk = cg * p->size * p->size, batch = net->batch;
     const size_t spatial = (size_t)l->out.h * l->out.w, m = spatial * batch;
-    float *col = net->train_ws, *dcol = col + (size_t)kk * m, *dz = dcol + (size_t)kk * m;
+    const size_t ccols = spatial * chunk_images(l, batch);
+    float *col = net->train_ws, *dcol = col + (size_t)kk * ccols, *dz = dcol + (size_t)kk * ccols;
     const float *xhat = l->saved, *zs = xhat + (size_t)n * m, *inv_std = zs + (size_t)n * m;
     /* dz = delta (gathered channel-major) * act'(z) */
     for (int b = 0; b < batch; b++)
@@ -241,16 +258,19 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
     const float *w = raw_weights(l);
     float *dw = l->grad + n * (p->batch_norm ? 4 : 1);
     const size_t in_size = cnn_shape_size(l->in), plane = (size_t)l->in.h * l->in.w;
-    for (int gi = 0; gi < g; gi++) {
-        const float *dzg = dz + (size_t)gi * ng * m;
-        batch_im2col(l, in, batch, gi, col);
-        cnn_gemm(0, 1, ng, kk, (int)m, 1.0f, dzg, (int)m, col, (int)m, 1.0f,
-                 dw + (size_t)gi * ng * kk, kk);
-        if (!in_delta) continue;
-        cnn_gemm(1, 0, kk, (int)m, ng, 1.0f, w + (size_t)gi * ng * kk, kk, dzg, (int)m, 0.0f, dcol,
-                 (int)m);
-        for (int b = 0; b < batch; b++)
-            col2im_ld(dcol + b * spatial, m, cg, l->in.h, l->in.w, p->size, p->stride, p->pad,
-                      in_delta + b * in_size + (size_t)gi * cg * plane);
-    }
+    const int chunk = chunk_images(l, batch);
+    for (int gi = 0; gi < g; gi++)
+        for (int b0 = 0; b0 < batch; b0 += chunk) {
+            const int b1 = b0 + chunk < batch ? b0 + chunk : batch, cols = (b1 - b0) * (int)spatial;
+            const float *dzg = dz + (size_t)gi * ng * m + b0 * spatial;
+            chunk_im2col(l, in, b0, b1, gi, col);
+            cnn_gemm(0, 1, ng, kk, cols, 1.0f, dzg, (int)m, col, cols, 1.0f,
+                     dw + (size_t)gi * ng * kk, kk);
+            if (!in_delta) continue;
+            cnn_gemm(1, 0, kk, cols, ng, 1.0f, w + (size_t)gi * ng * kk, kk, dzg, (int)m, 0.0f,
+                     dcol, cols);
+            for (int b = b0; b < b1; b++)
+                col2im_ld(dcol + (b - b0) * spatial, (size_t)cols, cg, l->in.h, l->in.w, p->size,
+                          p->stride, p->pad, in_delta + b * in_size + (size_t)gi * cg * plane);
+        }
 }
