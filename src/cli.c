@@ -37,6 +37,16 @@ static int set_value(const char *cmd, const cli_opt *o, const char *val)
     switch (o->kind) {
     case CLI_FLAG: *(int *)o->dest = 1; return 0;
     case CLI_STR: *(const char **)o->dest = val; return 0;
+    case CLI_STRS: {
+        cli_strs *l = o->dest;
+        if (l->n >= CLI_STRS_MAX) {
+            fprintf(stderr, "cnndemo %s: --%s given more than %d times\n", cmd, o->name,
+                    CLI_STRS_MAX);
+            return 2;
+        }
+        l->v[l->n++] = val;
+        return 0;
+    }
     case CLI_INT: {
         long v = strtol(val, &end, 10);
         if (errno || *end || end == val || v < o->lo || v > o->hi) {

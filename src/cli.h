@@ -8,13 +8,20 @@
 
 #include "model.h"
 
-typedef enum { CLI_FLAG, CLI_INT, CLI_FLOAT, CLI_STR } cli_kind;
+typedef enum { CLI_FLAG, CLI_INT, CLI_FLOAT, CLI_STR, CLI_STRS } cli_kind;
+
+/* Values of a repeatable option (CLI_STRS): each occurrence appends one, in order. */
+#define CLI_STRS_MAX 16
+typedef struct {
+    const char *v[CLI_STRS_MAX];
+    int n;
+} cli_strs;
 
 typedef struct {
     const char *name;  /* long name without dashes */
     char short_name;   /* 0 when none */
     cli_kind kind;
-    void *dest;        /* int* for FLAG and INT, float*, const char** */
+    void *dest;        /* int* for FLAG and INT, float*, const char**, cli_strs* */
     const char *arg;   /* argument placeholder for help, e.g. "N" */
     const char *help;
     double lo, hi;     /* range for INT and FLOAT */

@@ -25,6 +25,7 @@ void cnn_data_free(cnn_dataset *ds)
     free(ds->box_first);
     free(ds->box_count);
     free(ds->boxes);
+    free(ds->frames);
     if (ds->paths)
         for (int i = 0; i < ds->n; i++) free(ds->paths[i]);
     free(ds->paths);
@@ -165,7 +166,8 @@ static cnn_status alloc_samples(cnn_dataset *ds, const cnn_preproc *pp, int n, c
     ds->n = n, ds->c = pp->c, ds->h = pp->h, ds->w = pp->w;
     ds->x = malloc(sizeof(float) * (size_t)n * pp->c * pp->h * pp->w);
     ds->paths = calloc(n, sizeof *ds->paths);
-    if (!ds->x || !ds->paths) return cnn_fail(err, CNN_ERR_NOMEM, "out of memory for %d images", n);
+    ds->frames = calloc(n, sizeof *ds->frames);
+    if (!ds->x || !ds->paths || !ds->frames) return cnn_fail(err, CNN_ERR_NOMEM, "out of memory for %d images", n);
     return CNN_OK;
 }
 
@@ -227,9 +229,12 @@ static cnn_status load_folder(const char *dir, const cnn_preproc *pp, int limit,
         for (int i = 0; st == CNN_OK && i < keep; i++) {
             size_t src = (size_t)((long long)i * n / keep);
             ds->y[i] = cls[src];
-            ds->paths[i] = strdup(files.items[src]);
-            cnn_frame fr;
-            st = load_image_sample(files.items[src], pp, cnn_data_sample(ds, i), &fr, err);
+            if (!(ds->paths[i] = strdup(files.items[src]))) {
+                st = cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+                break;
+            }
+            st = load_image_sample(files.items[src], pp, cnn_data_sample(ds, i), &ds->frames[i],
+                                   err);
         }
         ds->kind = CNN_DATA_FOLDER;
         ds->n_classes = (int)classes.n;
@@ -316,9 +321,12 @@ static cnn_status load_yolo(const char *dir, const cnn_preproc *pp, int limit, c
     int cap = 0, max_cls = 0;
     for (int i = 0; st == CNN_OK && i < keep; i++) {
         const char *img = files.items[i];
-        ds->paths[i] = strdup(img);
-        cnn_frame fr;
-        if ((st = load_image_sample(img, pp, cnn_data_sample(ds, i), &fr, err))) break;
+        if (!(ds->paths[i] = strdup(img))) {
+            st = cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if ((st = load_image_sample(img, pp, cnn_data_sample(ds, i), &ds->frames[i], err))) break;
+        const cnn_frame fr = ds->frames[i];
         /* labels/<stem>.txt */
         const char *base = strrchr(img, '/');
         base = base ? base + 1 : img;
@@ -381,16 +389,21 @@ cnn_status cnn_data_load(const char *dir, const cnn_preproc *pp, cnn_data_split 
              split == CNN_SPLIT_TRAIN ? "train" : "t10k");
     char probe_gz[4200];
     snprintf(probe_gz, sizeof probe_gz, "%s.gz", probe);
-    char images[4096], labels[4096];
-    snprintf(images, sizeof images, "%s/images", dir);
-    snprintf(labels, sizeof labels, "%s/labels", dir);
+    /* root/train/ or root/test/ (root/val/) when the split has its own folder */
+    char root[4096];
+    snprintf(root, sizeof root, "%s/%s", dir, split == CNN_SPLIT_TRAIN ? "train" : "test");
+    if (!cnn_is_dir(root) && split == CNN_SPLIT_TEST) snprintf(root, sizeof root, "%s/val", dir);
+    if (!cnn_is_dir(root)) snprintf(root, sizeof root, "%s", dir);
+    char images[4200], labels[4200];
+    snprintf(images, sizeof images, "%s/images", root);
+    snprintf(labels, sizeof labels, "%s/labels", root);
     cnn_status st;
     if (cnn_is_file(probe) || cnn_is_file(probe_gz))
         st = load_idx(dir, pp, split, limit, ds, err);
     else if (cnn_is_dir(images) && cnn_is_dir(labels))
-        st = load_yolo(dir, pp, limit, ds, err);
+        st = load_yolo(root, pp, limit, ds, err);
     else
-        st = load_folder(dir, pp, limit, ds, err);
+        st = load_folder(root, pp, limit, ds, err);
     if (st) cnn_data_free(ds);
     return st;
 }

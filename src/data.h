@@ -3,7 +3,10 @@
  *   IDX      train-images-idx3-ubyte[.gz] + labels (MNIST / Fashion-MNIST, e.g. Debian's
  *            /usr/share/datasets/fashion-mnist); --split picks "train" or "t10k" files.
  *   YOLO     images/ + labels/ (one `class cx cy w h` line per box, normalised) — detection.
- *   folder   root/<class>/<image>.png|jpg|bmp (ImageFolder; png, jpg or bmp) — classification; classes sorted by name.
+ *   folder   root/<class>/<image>.png|jpg|bmp (ImageFolder) — classification; classes sorted by
+ *            name.
+ * YOLO and folder layouts may sit one level down in root/train/ and root/test/ (or root/val/):
+ * when the subfolder for the split exists it is used, else root itself.
  * Every sample goes through the same cnn_preprocess as inference, so a model sees in training
  * exactly what it will see in `detect`/`classify`. */
 #ifndef CNN_DATA_H
@@ -42,6 +45,7 @@ typedef struct {
     cnn_box_label *boxes; /* in network-input fractions (after letterboxing, if any) */
     int n_boxes;
     char **paths;         /* source image per sample; NULL for IDX */
+    cnn_frame *frames;    /* where each source image sits in the network input; NULL for IDX */
     char **class_names;   /* n_classes names (folder names, Fashion-MNIST's, or "class<i>") */
 } cnn_dataset;
 

@@ -11,6 +11,7 @@
 
 int cmd_detect(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_val(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
@@ -22,6 +23,7 @@ static int cmd_help(int argc, char **argv);
 const cli_command cli_commands[] = {
     {"detect", cmd_detect, "find objects: annotated images + JSONL/CSV/YOLO txt results"},
     {"classify", cmd_classify, "top-k classes per image, with an annotated banner"},
+    {"val", cmd_val, "accuracy on a labelled dataset: top-1/5, confusion, AUC; mAP; --fail-under"},
     {"bench", cmd_bench, "forward-pass latency: warm-up, percentiles, GFLOP/s, per-layer"},
     {"merge", cmd_merge, "combine the output folders of sharded runs (--shard i/N)"},
     {"train", cmd_train, "train a cfg on a dataset (Fashion-MNIST IDX, ImageFolder, YOLO labels)"},
