@@ -1,4 +1,5 @@
 /* fsutil.c — see fsutil.h. */
+#define _GNU_SOURCE /* syncfs */
 #include "fsutil.h"
 
 #include <errno.h>
@@ -61,7 +62,7 @@ cnn_status cnn_mkdirs_for(const char *path, cnn_error *err)
     return cnn_mkdirs(dir, err);
 }
 
-cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cnn_error *err)
+static cnn_status write_atomic(const char *path, const void *buf, size_t n, int durable, cnn_error *err)
 {
     /* a hidden, unique temporary beside the target (mkstemp: threads of one process writing the
      * same path never share it); the rename is atomic within the directory */
@@ -93,7 +94,7 @@ cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cn
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if ((durable && fsync(fd) != 0) || close(fd) != 0) {
         int e = errno;
         unlink(tmp);
         return cnn_fail(err, CNN_ERR_OUTPUT, "%s: write failed: %s", path, strerror(e));
@@ -103,6 +104,26 @@ cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cn
         unlink(tmp);
         return cnn_fail(err, CNN_ERR_OUTPUT, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    return CNN_OK;
+}
+
+cnn_status cnn_write_file_atomic(const char *path, const void *buf, size_t n, cnn_error *err)
+{
+    return write_atomic(path, buf, n, 1, err);
+}
+
+cnn_status cnn_write_file_atomic_nosync(const char *path, const void *buf, size_t n, cnn_error *err)
+{
+    return write_atomic(path, buf, n, 0, err);
+}
+
+cnn_status cnn_sync_fs(const char *path, cnn_error *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return cnn_fail(err, CNN_ERR_OUTPUT, "%s: cannot open to sync: %s", path, strerror(errno));
+    int bad = syncfs(fd) != 0, e = errno;
+    close(fd);
+    if (bad) return cnn_fail(err, CNN_ERR_OUTPUT, "%s: sync failed: %s", path, strerror(e));
     return CNN_OK;
 }
 

@@ -18,6 +18,7 @@ int cmd_forward(int argc, char **argv);
 int cmd_init_weights(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
@@ -29,6 +30,7 @@ const cli_command cli_commands[] = {
     {"train", cmd_train, "train a cfg on a dataset (Fashion-MNIST IDX, ImageFolder, YOLO labels)"},
     {"info", cmd_info, "layer table, parameters, FLOPs and the weights-file check"},
     {"forward", cmd_forward, "run one image and dump input and layer outputs as .npy"},
+    {"synth", cmd_synth, "write a SYNTHETIC MRI-like tumour dataset (phantoms, YOLO + folders)"},
     {"init-weights", cmd_init_weights, "write SEEDED RANDOM weights for a cfg (tests only)"},
     {"help", cmd_help, "show help for a command"},
     {NULL, NULL, NULL},

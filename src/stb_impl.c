@@ -121,3 +121,14 @@ uint8_t *cnn_stb_encode(const uint8_t *rgb, int w, int h, cnn_image_format fmt, 
     *n = s.n;
     return s.p;
 }
+
+uint8_t *cnn_stb_encode_png_grey(const uint8_t *grey, int w, int h, size_t *n)
+{
+    mem_sink s = {0};
+    if (!stbi_write_png_to_func(sink_write, &s, w, h, 1, grey, w) || s.failed || s.n == 0) {
+        free(s.p);
+        return NULL;
+    }
+    *n = s.n;
+    return s.p;
+}

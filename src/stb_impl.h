@@ -26,4 +26,7 @@ uint8_t *cnn_stb_decode_rgb(const uint8_t *buf, int n, size_t alloc_cap, int *w,
 uint8_t *cnn_stb_encode(const uint8_t *rgb, int w, int h, cnn_image_format fmt, int quality,
                         size_t *n);
 
+/* Encodes 8-bit grey (h, w) as PNG into a malloc'd buffer of *n bytes; NULL when out of memory. */
+uint8_t *cnn_stb_encode_png_grey(const uint8_t *grey, int w, int h, size_t *n);
+
 #endif
