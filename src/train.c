@@ -254,7 +254,7 @@ float cnn_trainer_step(cnn_trainer *t, const cnn_dataset *ds, const int *idx)
     cnn_layer *last = &net->layers[net->n_layers - 1];
     float loss;
     if (last->role == CNN_LAYER_SOFTMAX && ds->y) loss = softmax_ce(last, ds, idx, batch);
-    else loss = net->loss / batch;
+    else loss = net->loss; /* the loss layers report the batch mean */
     memset(net->grads, 0, sizeof(float) * net->n_params);
     cnn_net_backward(net);
     net->truth = NULL;
