@@ -38,18 +38,29 @@ static int cfg_batch(const char *cfg_path)
     return batch;
 }
 
+/* Whether --epochs/-e 0 was given (0 is otherwise "not set"). */
+static int has_epochs_zero(int argc, char **argv)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if ((!strcmp(argv[i], "--epochs") || !strcmp(argv[i], "-e")) && !strcmp(argv[i + 1], "0"))
+            return 1;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--epochs=0")) return 1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *cfg_path = NULL, *out = NULL, *init = NULL, *val_dir = NULL, *optimizer = NULL,
                *policy = NULL;
     int epochs = 0, batch = 0, seed = 1, no_flip = 0, shift = -1, ckpt_every = 0, resume = 0,
-        limit = 0, threads = 0, quiet = 0, burn_in = -1;
+        limit = 0, threads = 0, quiet = 0, burn_in = -1, recal = 200;
     float lr = -1, momentum = -1, decay = -1, brightness = 0, contrast = 0;
     const cli_opt opts[] = {
         {"cfg", 'c', CLI_STR, &cfg_path, "FILE", "network .cfg (its [net] holds the schedule)", 0, 0},
         {"output", 'o', CLI_STR, &out, "FILE", "trained .weights to write (required)", 0, 0},
         {"weights", 0, CLI_STR, &init, "FILE", "start from these weights (default: fresh He init)", 0, 0},
-        {"epochs", 'e', CLI_INT, &epochs, "N", "passes over the data (default: [net] max_batches, else 10)", 1, 100000},
+        {"epochs", 'e', CLI_INT, &epochs, "N", "passes over the data (default: [net] max_batches, else 10; 0 with --weights: only recalibrate)", 0, 100000},
         {"batch", 'b', CLI_INT, &batch, "N", "images per step (default: [net] batch, else 64)", 1, 4096},
         {"lr", 0, CLI_FLOAT, &lr, "F", "learning rate (default: [net] learning_rate)", 1e-8, 10},
         {"momentum", 0, CLI_FLOAT, &momentum, "F", "SGD momentum (default: [net] momentum, 0.9)", 0, 0.9999},
@@ -64,6 +75,7 @@ int cmd_train(int argc, char **argv)
         {"contrast", 0, CLI_FLOAT, &contrast, "F", "random contrast 1+-F", 0, 0.99},
         {"val", 0, CLI_STR, &val_dir, "DIR", "accuracy after each epoch on DIR (IDX: its test split)", 0, 0},
         {"limit", 0, CLI_INT, &limit, "N", "use only the first N training images", 1, 1 << 30},
+        {"recalibrate-bn", 0, CLI_INT, &recal, "N", "finally re-estimate batch-norm statistics over N batches (default 200; 0 = off)", 0, 100000},
         {"checkpoint-every", 0, CLI_INT, &ckpt_every, "N", "also checkpoint every N steps", 1, 1 << 30},
         {"resume", 0, CLI_FLAG, &resume, NULL, "continue from OUTPUT.ckpt if present", 0, 0},
         {"threads", 't', CLI_INT, &threads, "N", "OpenBLAS threads (default: all cores)", 1, 256},
@@ -137,7 +149,11 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "train: %d images (%d classes) from %s in %.1f s; %zu parameters, batch %d\n",
                 ds.n, ds.n_classes, data_dir, cli_now() - t0, net->n_params, batch);
     const long per_epoch = ds.n / batch;
-    if (epochs) o.max_steps = per_epoch * epochs;
+    if (epochs == 0 && !init && argc > 0 && has_epochs_zero(argc, argv)) {
+        cnn_fail(&err, CNN_ERR_USAGE, "--epochs 0 (recalibration only) needs --weights");
+        goto fail;
+    }
+    if (epochs || has_epochs_zero(argc, argv)) o.max_steps = per_epoch * epochs;
     else if (!o.max_steps) o.max_steps = per_epoch * 10;
     if (o.burn_in >= o.max_steps) o.burn_in = (int)(o.max_steps / 10);
 
@@ -206,6 +222,14 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "\ntrain: interrupted at step %ld; checkpoint %s (rerun with --resume)\n", step, ckpt);
         code = 130;
         goto done;
+    }
+    if (recal > 0) {
+        cnn_trainer_recalibrate_bn(tr, &ds, recal);
+        if (val.n && val.y) {
+            val_top1 = cnn_eval_top1(net, &val);
+            if (!quiet) fprintf(stderr, "after batch-norm recalibration (%d batches): %s top-1 %.4f\n",
+                                recal, val_dir, val_top1);
+        }
     }
     if (cnn_net_save_weights(net, out, &err)) goto fail;
     double secs = cli_now() - start;

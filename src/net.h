@@ -39,6 +39,7 @@ struct cnn_net {
     const void *truth;     /* a cnn_truth (data.h): the batch's boxes, for yolo/region losses */
     float loss;            /* summed by the loss layers during forward_train */
     int training;          /* forward_train sets it; dropout and batch-norm read it */
+    int bn_recal;          /* > 0: batch-norm recalibration step k (running stats = plain mean) */
     /* weights file header */
     int32_t major, minor, revision;
     uint64_t seen;

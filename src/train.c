@@ -264,6 +264,30 @@ float cnn_trainer_step(cnn_trainer *t, const cnn_dataset *ds, const int *idx)
     return loss;
 }
 
+void cnn_trainer_recalibrate_bn(cnn_trainer *t, const cnn_dataset *ds, int steps)
+{
+    cnn_net *net = t->net;
+    const int batch = net->batch, per_epoch = ds->n / batch;
+    const size_t per = cnn_shape_size(net->in);
+    int *perm = malloc(sizeof(int) * ds->n);
+    if (!perm || per_epoch < 1) {
+        free(perm);
+        return;
+    }
+    cnn_train_permutation(t->o.seed, 0, perm, ds->n);
+    for (int k = 0; k < steps; k++) {
+        const int *idx = perm + (size_t)(k % per_epoch) * batch;
+        for (int b = 0; b < batch; b++)
+            memcpy(net->input + b * per, cnn_data_sample(ds, idx[b]), sizeof(float) * per);
+        net->bn_recal = k + 1;
+        net->truth = NULL;
+        cnn_net_forward_train(net);
+    }
+    net->bn_recal = 0;
+    free(perm);
+    cnn_net_prepare(net);
+}
+
 static uint64_t fnv1a(const void *p, size_t n)
 {
     const unsigned char *s = p;

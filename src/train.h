@@ -60,6 +60,11 @@ void cnn_trainer_free(cnn_trainer *t);
 float cnn_trainer_step(cnn_trainer *t, const cnn_dataset *ds, const int *idx);
 long cnn_trainer_steps_done(const cnn_trainer *t);
 
+/* Re-estimates every batch-norm's running mean and variance as the plain average over `steps`
+ * training batches (epoch 0's order, no augmentation) with the final weights: the running
+ * averages kept during training lag behind weights that moved ("precise BN"). Forward only. */
+void cnn_trainer_recalibrate_bn(cnn_trainer *t, const cnn_dataset *ds, int steps);
+
 /* Checkpoint = darknet weights at path + optimiser state at path.state (both atomic).
  * Loading checks that the state belongs to these weights and this network. */
 cnn_status cnn_trainer_save(const cnn_trainer *t, const char *path, cnn_error *err);

@@ -70,6 +70,7 @@ void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activat
 
 float cnn_bn_momentum(const cnn_net *net)
 {
+    if (net->bn_recal > 0) return 1.0f / net->bn_recal;
     const double steps = (double)net->seen / net->batch;
     return steps < 99 ? (float)(1.0 / (steps + 1)) : 0.01f;
 }
