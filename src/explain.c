@@ -120,6 +120,16 @@ static void begin(cnn_explainer *x, const float *input, cnn_explanation *e)
     cnn_net_forward_train(x->net);
 }
 
+/* Sub-cell position of a maximum 1 with neighbours l and r: the vertex of the parabola through
+ * them, in [-0.5, 0.5] cells. */
+static float sub_cell(float l, float r)
+{
+    const float den = l - 2.0f + r;
+    if (!(den < 0)) return 0;
+    const float d = 0.5f * (l - r) / den;
+    return d < -0.5f ? -0.5f : (d > 0.5f ? 0.5f : d);
+}
+
 /* With layer a's delta = dT/dA: the weighted map, normalised, and its peak. */
 static void grad_cam(cnn_explainer *x, int a, const cnn_frame *f, cnn_explanation *e)
 {
@@ -144,9 +154,13 @@ static void grad_cam(cnn_explainer *x, int a, const cnn_frame *f, cnn_explanatio
     e->cam = x->cam;
     if (!(mx > 0) || !isfinite(mx)) return; /* nothing positive: no map */
     for (size_t i = 0; i < hw; i++) x->cam[i] /= mx;
-    /* the cell's centre in network-input pixels, then through the frame */
-    const float nx = ((float)(arg % w) + 0.5f) * e->net_w / w;
-    const float ny = ((float)(arg / w) + 0.5f) * e->net_h / h;
+    const int cx = (int)(arg % w), cy = (int)(arg / w);
+    const float *m = x->cam;
+    const float dx = cx > 0 && cx < w - 1 ? sub_cell(m[arg - 1], m[arg + 1]) : 0;
+    const float dy = cy > 0 && cy < h - 1 ? sub_cell(m[arg - w], m[arg + w]) : 0;
+    /* map coordinates (cell centres at +0.5) in network-input pixels, then through the frame */
+    const float nx = (cx + 0.5f + dx) * e->net_w / w;
+    const float ny = (cy + 0.5f + dy) * e->net_h / h;
     float px = (nx - f->off_x) / f->scale_x, py = (ny - f->off_y) / f->scale_y;
     e->peak_x = px < 0 ? 0 : (px > f->img_w ? (float)f->img_w : px);
     e->peak_y = py < 0 ? 0 : (py > f->img_h ? (float)f->img_h : py);

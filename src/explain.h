@@ -30,7 +30,9 @@ typedef struct {
     int gw, gh;           /* map size: layer A's output (w, h) */
     int net_w, net_h;     /* network input size the map spans */
     const float *cam;     /* (gh, gw) in [0, 1], owned by the explainer until its next call */
-    float peak_x, peak_y; /* centre of the map's largest cell, in original-image pixels */
+    float peak_x, peak_y; /* the map's maximum in original-image pixels: the largest cell,
+                             refined along each axis by the parabola through it and its two
+                             neighbours (at most half a cell), clipped to the image */
     double ms;            /* wall time of the explanation */
 } cnn_explanation;
 
