@@ -36,7 +36,7 @@ typedef struct {
     const char *out_dir, *format, *json_path, *csv_path, *shard, *progress;
     float conf, iou;
     int recursive, letterbox, save_txt, no_images, verbose, quiet, top_k, resume, jobs;
-    int max_mpix, explain, report;
+    int max_mpix, explain, explain_layer, report;
 } run_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -427,7 +427,7 @@ static int run(run_task task, int argc, char **argv)
 {
     const char *cmd = task == TASK_DETECT ? "detect" : "classify";
     run_opts o = {.out_dir = "cnndemo-out", .format = "text", .conf = -1, .iou = -1, .top_k = 5,
-                  .max_mpix = 100};
+                  .max_mpix = 100, .explain_layer = -1};
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(o.mo),
         {"output", 'o', CLI_STR, &o.out_dir, "DIR", "output folder (default cnndemo-out)", 0, 0},
@@ -447,6 +447,7 @@ static int run(run_task task, int argc, char **argv)
         {"shard", 0, CLI_STR, &o.shard, "I/N", "process only shard I of N (0-based; by path hash)", 0, 0},
         {"progress", 0, CLI_STR, &o.progress, "MODE", "auto (terminal only), plain (a line every 10 s) or none", 0, 0},
         {"explain", 0, CLI_FLAG, &o.explain, NULL, "Grad-CAM heatmap of where the result came from, blended into the images; its peak in the results", 0, 0},
+        {"explain-layer", 0, CLI_INT, &o.explain_layer, "N", "--explain: take the map at layer N (default: the last rectifier conv)", 0, 1 << 20},
         {"report", 0, CLI_FLAG, &o.report, NULL, "also write DIR/report.html (self-contained; thumbnails in DIR/thumbs)", 0, 0},
         {"verbose", 'v', CLI_FLAG, &o.verbose, NULL, "per-stage timing on stderr", 0, 0},
         {"quiet", 'q', CLI_FLAG, &o.quiet, NULL, "no progress, summary or per-file errors on stderr", 0, 0},
@@ -461,6 +462,7 @@ static int run(run_task task, int argc, char **argv)
         free(pos);
         return rc < 0 ? 0 : rc;
     }
+    if (o.explain_layer >= 0) o.explain = 1;
     char out_dir[CNN_PATH_MAX];
     snprintf(out_dir, sizeof out_dir, "%s", o.out_dir);
     cnn_strip_slashes(out_dir); /* "out/" and "out" name the same outputs */
@@ -554,7 +556,7 @@ static int run(run_task task, int argc, char **argv)
         worker *w = &workers[i];
         w->c = &c;
         if (cnn_net_clone(m.net, &w->net, &err)) goto fail;
-        if (o.explain && cnn_explainer_create(m.net, &w->explainer, &err)) goto fail;
+        if (o.explain && cnn_explainer_create(m.net, o.explain_layer, &w->explainer, &err)) goto fail;
         w->cap = (int)cnn_detect_capacity(m.net);
         w->dets = malloc(sizeof *w->dets * (w->cap ? w->cap : 1));
         w->top_ids = malloc(sizeof *w->top_ids * o.top_k);

@@ -13,6 +13,7 @@
 
 struct cnn_explainer {
     cnn_net *net;  /* clone with gradient buffers (net->frozen) */
+    int layer;     /* the caller's choice of layer A, or -1 */
     float *cam;    /* largest layer-A output plane */
     float *alpha;  /* largest layer-A channel count */
 };
@@ -45,12 +46,18 @@ int cnn_explain_layer(const cnn_net *net, int before)
     return any;
 }
 
+/* Layer A for the output at `before`: the caller's choice when it comes before, else the rule. */
+static int pick(const cnn_net *net, int chosen, int before)
+{
+    return chosen >= 0 && chosen < before ? chosen : cnn_explain_layer(net, before);
+}
+
 static int is_head(const cnn_layer *l) { return l->role == CNN_LAYER_YOLO || l->role == CNN_LAYER_REGION; }
 
 /* Layers after A up to `last` must have a backward pass (heads in between are terminal). */
-static cnn_status check_path(const cnn_net *net, int out_layer, int last, cnn_error *err)
+static cnn_status check_path(const cnn_net *net, int chosen, int out_layer, int last, cnn_error *err)
 {
-    const int a = cnn_explain_layer(net, out_layer);
+    const int a = pick(net, chosen, out_layer);
     if (a < 0)
         return cnn_fail(err, CNN_ERR_MODEL,
                         "%s: --explain: no [convolutional] layer with a spatial output before layer %d",
@@ -65,27 +72,35 @@ static cnn_status check_path(const cnn_net *net, int out_layer, int last, cnn_er
     return CNN_OK;
 }
 
-cnn_status cnn_explainer_create(const cnn_net *src, cnn_explainer **out, cnn_error *err)
+cnn_status cnn_explainer_create(const cnn_net *src, int layer, cnn_explainer **out, cnn_error *err)
 {
     *out = NULL;
+    if (layer >= src->n_layers || (layer >= 0 && (long)src->layers[layer].out.h * src->layers[layer].out.w < 2))
+        return cnn_fail(err, CNN_ERR_USAGE, "--explain-layer %d: %s", layer,
+                        layer >= src->n_layers ? "no such layer" : "its output has a single cell");
     cnn_explainer *x = calloc(1, sizeof *x);
     if (!x) return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+    x->layer = layer;
     cnn_status st = CNN_OK;
+    int after = layer < 0; /* an output after the chosen layer */
     size_t plane = 1, chans = 1;
     int n_outputs = 0;
     for (int i = 0; i < src->n_layers && !st; i++) {
         const cnn_layer *l = &src->layers[i];
         if (l->role == CNN_LAYER_PLAIN) continue;
         n_outputs++;
-        st = check_path(src, i, l->role == CNN_LAYER_SOFTMAX ? i : i - 1, err);
+        st = check_path(src, layer, i, l->role == CNN_LAYER_SOFTMAX ? i : i - 1, err);
         if (st) break;
-        const cnn_layer *a = &src->layers[cnn_explain_layer(src, i)];
+        after |= layer < i;
+        const cnn_layer *a = &src->layers[pick(src, layer, i)];
         if ((size_t)a->out.h * a->out.w > plane) plane = (size_t)a->out.h * a->out.w;
         if ((size_t)a->out.c > chans) chans = (size_t)a->out.c;
     }
     if (!st && n_outputs == 0)
         st = cnn_fail(err, CNN_ERR_MODEL, "%s: --explain needs a [softmax] or detection-head output",
                       src->cfg_path);
+    if (!st && !after)
+        st = cnn_fail(err, CNN_ERR_USAGE, "--explain-layer %d: no output comes after it", layer);
     if (!st) st = cnn_net_clone(src, &x->net, err);
     if (!st) st = cnn_net_grad_alloc(x->net, err);
     if (!st) {
@@ -175,7 +190,7 @@ void cnn_explain_class(cnn_explainer *x, const float *input, int class_id, const
     const int last = net->n_layers - 1;
     cnn_layer *out = &net->layers[last];
     if (out->role == CNN_LAYER_SOFTMAX && class_id >= 0 && (size_t)class_id < cnn_shape_size(out->out)) {
-        const int a = cnn_explain_layer(net, last);
+        const int a = pick(net, x->layer, last);
         e->class_id = class_id;
         /* softmax backward passes its delta through: the seed is d(logit)/d(logits) = one-hot */
         out->delta[class_id] = 1.0f;
@@ -191,7 +206,7 @@ void cnn_explain_detections(cnn_explainer *x, const float *input, const cnn_det 
     begin(x, input, e);
     cnn_net *net = x->net;
     if (n > 0 && dets[0].layer > 0 && dets[0].layer < net->n_layers && is_head(&net->layers[dets[0].layer])) {
-        const int head = dets[0].layer, a = cnn_explain_layer(net, head);
+        const int head = dets[0].layer, a = pick(net, x->layer, head);
         const cnn_layer *hl = &net->layers[head];
         const int yolo = hl->role == CNN_LAYER_YOLO;
         const cnn_yolo_params *yp = hl->p;

@@ -37,8 +37,10 @@ typedef struct {
 } cnn_explanation;
 
 /* Clones net (which must outlive the explainer) and checks that every layer between each
- * target layer A and its output can be differentiated (CNN_ERR_MODEL names the layer). */
-cnn_status cnn_explainer_create(const cnn_net *net, cnn_explainer **out, cnn_error *err);
+ * target layer A and its output can be differentiated (CNN_ERR_MODEL names the layer).
+ * layer >= 0 chooses A instead of the rule above (--explain-layer) for every output after it
+ * (any layer kind with more than one output cell; CNN_ERR_USAGE otherwise); -1: the rule. */
+cnn_status cnn_explainer_create(const cnn_net *net, int layer, cnn_explainer **out, cnn_error *err);
 void cnn_explainer_free(cnn_explainer *x);
 
 /* The layer A for an output at layer `before` (a [softmax] or a head), or -1. */

@@ -234,7 +234,7 @@ START_TEST(test_class_map)
     cnn_net *ref = build_random(cls_cfg, 3);
     cnn_explainer *xp = NULL;
     cnn_error err = {0};
-    ck_assert_msg(cnn_explainer_create(ref, &xp, &err) == CNN_OK, "%s", err.msg);
+    ck_assert_msg(cnn_explainer_create(ref, -1, &xp, &err) == CNN_OK, "%s", err.msg);
     const int a = cnn_explain_layer(ref, ref->n_layers - 1);
     ck_assert_int_eq(a, 3); /* the swish conv at 5x5 (layer 1 is leaky but earlier) */
     /* a 90 x 45 image stretched to 9 x 9: x_orig = x_net * 10, y_orig = x_net * 5 */
@@ -275,7 +275,7 @@ static void check_head(const char *cfg, int entries, int obj)
     cnn_net *ref = build_random(cfg, 4);
     cnn_explainer *xp = NULL;
     cnn_error err = {0};
-    ck_assert_msg(cnn_explainer_create(ref, &xp, &err) == CNN_OK, "%s", err.msg);
+    ck_assert_msg(cnn_explainer_create(ref, -1, &xp, &err) == CNN_OK, "%s", err.msg);
     const int head = ref->n_layers - 1, a = cnn_explain_layer(ref, head);
     ck_assert_int_eq(a, 1); /* the leaky conv, not the linear 1x1 head conv */
     const cnn_layer *hl = &ref->layers[head];
@@ -358,13 +358,13 @@ START_TEST(test_create_errors)
     cnn_explainer *xp = NULL;
     /* no convolutional layer with a spatial output before the softmax */
     cnn_net *net = tu_build("[net]\nwidth=4\nheight=4\nchannels=1\n[connected]\noutput=3\n[softmax]\n", 1);
-    ck_assert_int_eq(cnn_explainer_create(net, &xp, &err), CNN_ERR_MODEL);
+    ck_assert_int_eq(cnn_explainer_create(net, -1, &xp, &err), CNN_ERR_MODEL);
     tu_assert_msg_has(err.msg, "no [convolutional] layer");
     ck_assert_ptr_null(xp);
     cnn_net_free(net);
     /* no output to explain */
     net = tu_build("[net]\nwidth=4\nheight=4\nchannels=1\n[convolutional]\nfilters=2\nsize=1\nactivation=relu\n", 1);
-    ck_assert_int_eq(cnn_explainer_create(net, &xp, &err), CNN_ERR_MODEL);
+    ck_assert_int_eq(cnn_explainer_create(net, -1, &xp, &err), CNN_ERR_MODEL);
     tu_assert_msg_has(err.msg, "[softmax] or detection-head");
     cnn_net_free(net);
 }
