@@ -132,6 +132,8 @@ static void begin(cnn_explainer *x, const float *input, cnn_explanation *e)
     e->net_w = x->net->in.w, e->net_h = x->net->in.h;
     e->ms = now_ms();
     memcpy(x->net->input, input, sizeof(float) * cnn_shape_size(x->net->in));
+    /* backward also accumulates parameter gradients, which nothing here reads: keep them bounded */
+    memset(x->net->grads, 0, sizeof(float) * x->net->n_params);
     cnn_net_forward_train(x->net);
 }
 
