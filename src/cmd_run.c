@@ -22,7 +22,9 @@
 #include "detect.h"
 #include "draw.h"
 #include "fsutil.h"
+#include "explain.h"
 #include "gemm.h"
+#include "html_report.h"
 #include "inputs.h"
 #include "report.h"
 #include "sha256.h"
@@ -34,7 +36,7 @@ typedef struct {
     const char *out_dir, *format, *json_path, *csv_path, *shard, *progress;
     float conf, iou;
     int recursive, letterbox, save_txt, no_images, verbose, quiet, top_k, resume, jobs;
-    int max_mpix;
+    int max_mpix, explain, explain_layer, report;
 } run_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -80,6 +82,8 @@ typedef struct {
     int cap;
     int *top_ids;
     float *top_p;
+    cnn_explainer *explainer; /* --explain */
+    cnn_explanation ex;
     cnn_sbuf line;
     pthread_t thread;
 } worker;
@@ -128,7 +132,7 @@ static cnn_status run_one(worker *w, const char *path, slot *s, cnn_error *err)
     const run_ctx *c = w->c;
     const run_opts *o = c->o;
     cnn_net *net = w->net;
-    cnn_result r = {.path = path};
+    cnn_result r = {.path = path, .explained = o->explain};
     cnn_rgb8 img = {0};
     cnn_image_format fmt = CNN_FMT_UNKNOWN;
     char out_img[CNN_PATH_MAX + 64];
@@ -171,6 +175,14 @@ static cnn_status run_one(worker *w, const char *path, slot *s, cnn_error *err)
     }
     r.ms[CNN_STAGE_POSTPROCESS] = (cli_now() - t) * 1e3;
 
+    if (o->explain) { /* timed on its own (explain.ms), not as a stage */
+        if (c->task == TASK_DETECT)
+            cnn_explain_detections(w->explainer, net->input, r.dets, r.n_dets, &frame, &w->ex);
+        else
+            cnn_explain_class(w->explainer, net->input, r.n_top ? r.top_ids[0] : -1, &frame, &w->ex);
+        r.explain = &w->ex;
+    }
+
     if (o->save_txt) {
         /* labels/<input path>.txt: the extension is kept so a.png and a.jpg never collide */
         char dir[CNN_PATH_MAX + 16], txt[CNN_PATH_MAX + 64];
@@ -185,6 +197,7 @@ static cnn_status run_one(worker *w, const char *path, slot *s, cnn_error *err)
     }
     if (!o->no_images) {
         t = cli_now();
+        if (o->explain) cnn_explain_overlay(&img, &w->ex, &frame, 0.45f); /* boxes and labels on top */
         annotate(c, &img, &r);
         size_t n = 0;
         char dir[CNN_PATH_MAX + 16];
@@ -192,6 +205,10 @@ static cnn_status run_one(worker *w, const char *path, slot *s, cnn_error *err)
         cnn_output_path(dir, path, NULL, out_img, sizeof out_img);
         if ((st = cnn_image_encode(&img, format_for_output(fmt), 95, &enc, &n, err)) ||
             (st = cnn_mkdirs_for(out_img, err)) || (st = cnn_write_file_atomic(out_img, enc, n, err))) {
+            if (st != CNN_ERR_NOMEM) st = CNN_ERR_OUTPUT;
+            goto done;
+        }
+        if (o->report && (st = cnn_html_write_thumbnail(&img, o->out_dir, path, err))) {
             if (st != CNN_ERR_NOMEM) st = CNN_ERR_OUTPUT;
             goto done;
         }
@@ -361,8 +378,9 @@ static cnn_status write_run_json(const run_ctx *c, int argc, char **argv, const 
     cnn_sbuf_printf(&b, ", ");
     json_file(&b, "names", c->m->paths.names);
     cnn_sbuf_printf(&b, "},\n  \"task\": \"%s\", \"conf\": %.4f, \"iou\": %.4f, \"top_k\": %d, "
-                        "\"letterbox\": %s,\n",
-                    cmd, c->conf, c->iou, o->top_k, o->letterbox ? "true" : "false");
+                        "\"letterbox\": %s, \"explain\": %s, \"report\": %s,\n",
+                    cmd, c->conf, c->iou, o->top_k, o->letterbox ? "true" : "false",
+                    o->explain ? "true" : "false", o->report ? "true" : "false");
     cnn_sbuf_printf(&b, "  \"workers\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", \"shard\": ",
                     jobs, threads, cnn_blas_corename());
     if (o->shard) cnn_sbuf_json_string(&b, o->shard);
@@ -409,7 +427,7 @@ static int run(run_task task, int argc, char **argv)
 {
     const char *cmd = task == TASK_DETECT ? "detect" : "classify";
     run_opts o = {.out_dir = "cnndemo-out", .format = "text", .conf = -1, .iou = -1, .top_k = 5,
-                  .max_mpix = 100};
+                  .max_mpix = 100, .explain_layer = -1};
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(o.mo),
         {"output", 'o', CLI_STR, &o.out_dir, "DIR", "output folder (default cnndemo-out)", 0, 0},
@@ -428,6 +446,9 @@ static int run(run_task task, int argc, char **argv)
         {"resume", 0, CLI_FLAG, &o.resume, NULL, "skip inputs whose results in DIR are complete", 0, 0},
         {"shard", 0, CLI_STR, &o.shard, "I/N", "process only shard I of N (0-based; by path hash)", 0, 0},
         {"progress", 0, CLI_STR, &o.progress, "MODE", "auto (terminal only), plain (a line every 10 s) or none", 0, 0},
+        {"explain", 0, CLI_FLAG, &o.explain, NULL, "Grad-CAM heatmap of where the result came from, blended into the images; its peak in the results", 0, 0},
+        {"explain-layer", 0, CLI_INT, &o.explain_layer, "N", "--explain: take the map at layer N (default: the last rectifier conv)", 0, 1 << 20},
+        {"report", 0, CLI_FLAG, &o.report, NULL, "also write DIR/report.html (self-contained; thumbnails in DIR/thumbs)", 0, 0},
         {"verbose", 'v', CLI_FLAG, &o.verbose, NULL, "per-stage timing on stderr", 0, 0},
         {"quiet", 'q', CLI_FLAG, &o.quiet, NULL, "no progress, summary or per-file errors on stderr", 0, 0},
         {0},
@@ -441,6 +462,7 @@ static int run(run_task task, int argc, char **argv)
         free(pos);
         return rc < 0 ? 0 : rc;
     }
+    if (o.explain_layer >= 0) o.explain = 1;
     char out_dir[CNN_PATH_MAX];
     snprintf(out_dir, sizeof out_dir, "%s", o.out_dir);
     cnn_strip_slashes(out_dir); /* "out/" and "out" name the same outputs */
@@ -534,6 +556,7 @@ static int run(run_task task, int argc, char **argv)
         worker *w = &workers[i];
         w->c = &c;
         if (cnn_net_clone(m.net, &w->net, &err)) goto fail;
+        if (o.explain && cnn_explainer_create(m.net, o.explain_layer, &w->explainer, &err)) goto fail;
         w->cap = (int)cnn_detect_capacity(m.net);
         w->dets = malloc(sizeof *w->dets * (w->cap ? w->cap : 1));
         w->top_ids = malloc(sizeof *w->top_ids * o.top_k);
@@ -583,6 +606,7 @@ static int run(run_task task, int argc, char **argv)
     c.results_fd = -1;
     if (write_run_json(&c, argc, argv, cmd, n_workers, threads, total, skipped, started, !interrupted, &err))
         goto fail;
+    if (o.report && cnn_html_write_run(o.out_dir, &err)) goto fail;
     if (o.verbose) print_timing(&c);
     if (!o.quiet) {
         double wall = cli_now() - c.t0;
@@ -590,6 +614,7 @@ static int run(run_task task, int argc, char **argv)
                 c.n_ok, c.n_ok == 1 ? "" : "s", c.n_failed, interrupted ? ", INTERRUPTED" : "", wall,
                 wall > 0 ? (c.n_ok + c.n_failed) / wall : 0.0, n_workers, n_workers == 1 ? "" : "s",
                 threads, threads == 1 ? "" : "s", o.out_dir);
+        if (o.report) fprintf(stderr, "report: %s/report.html\n", o.out_dir);
     }
     rc = interrupted ? 130 : (c.n_failed ? 4 : 0);
     goto cleanup;
@@ -599,6 +624,7 @@ cleanup:
     if (c.results_fd >= 0) close(c.results_fd);
     for (int i = 0; workers && i < n_workers; i++) {
         cnn_net_free(workers[i].net);
+        cnn_explainer_free(workers[i].explainer);
         free(workers[i].dets), free(workers[i].top_ids), free(workers[i].top_p);
         cnn_sbuf_free(&workers[i].line);
     }

@@ -91,7 +91,7 @@ int cnn_detect_decode(const cnn_net *net, int b, const cnn_frame *frame, float c
                     const size_t i = (size_t)row * lw + col;
                     const float obj = e[4 * hw + i];
                     if (!(obj > conf)) continue;
-                    cnn_det box;
+                    cnn_det box = {.layer = li, .anchor = a, .cell = (int)i};
                     map_box(net, frame, (col + e[i]) / lw, (row + e[hw + i]) / lh,
                             expf(e[2 * hw + i]) * aw, expf(e[3 * hw + i]) * ah, &box);
                     /* overflowing weights can make a head output inf or NaN: no such box */

@@ -11,6 +11,9 @@ typedef struct {
     int class_id;
     float score;
     float x1, y1, x2, y2;
+    /* where it came from (decode sets these; explain.c seeds its gradient there): head layer
+     * index, anchor slot within the head, cell = row * head width + column */
+    int layer, anchor, cell;
 } cnn_det;
 
 /* Upper bound on candidates decode can produce for one image (size the dets array with it). */

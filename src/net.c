@@ -392,14 +392,15 @@ void cnn_net_forward(cnn_net *net, double *layer_seconds)
     }
 }
 
-cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err)
+/* frozen: for cnn_net_grad_alloc (clones and heads without backward allowed). */
+static cnn_status backward_alloc(cnn_net *net, int frozen, cnn_error *err)
 {
-    if (net->shares_params)
+    if (net->shares_params && !frozen)
         return cnn_fail(err, CNN_ERR_INTERNAL, "a cloned network cannot be trained");
     size_t n_saved = 0, ws = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const cnn_layer *l = &net->layers[i];
-        if (!l->ops->backward)
+        if (!l->ops->backward && !(frozen && l->role != CNN_LAYER_PLAIN))
             return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: layer %d [%s] cannot be trained",
                             net->cfg_path, l->cfg_line, l->index, l->ops->section);
         n_saved += l->n_saved * net->batch;
@@ -425,8 +426,12 @@ cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err)
         gp += l->n_params;
         sp += l->n_saved * net->batch;
     }
+    net->frozen = frozen;
     return CNN_OK;
 }
+
+cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err) { return backward_alloc(net, 0, err); }
+cnn_status cnn_net_grad_alloc(cnn_net *net, cnn_error *err) { return backward_alloc(net, 1, err); }
 
 void cnn_net_forward_train(cnn_net *net)
 {
@@ -443,9 +448,11 @@ void cnn_net_forward_train(cnn_net *net)
     net->training = 0;
 }
 
-void cnn_net_backward(cnn_net *net)
+void cnn_net_backward(cnn_net *net) { cnn_net_backward_range(net, net->n_layers - 1, 0); }
+
+void cnn_net_backward_range(cnn_net *net, int last, int first)
 {
-    for (int i = net->n_layers - 1; i >= 0; i--) {
+    for (int i = last; i >= first; i--) {
         cnn_layer *l = &net->layers[i];
         const float *in = i ? net->layers[i - 1].output : net->input;
         float *in_delta = i ? net->layers[i - 1].delta : NULL;

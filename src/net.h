@@ -40,6 +40,9 @@ struct cnn_net {
     float loss;            /* summed by the loss layers during forward_train */
     int training;          /* forward_train sets it; dropout and batch-norm read it */
     int bn_recal;          /* > 0: batch-norm recalibration step k (running stats = plain mean) */
+    int frozen;            /* forward_train/backward differentiate the inference function:
+                              batch-norm uses its running statistics and leaves them alone,
+                              dropout is the identity (cnn_net_grad_alloc sets it; explain.c) */
     /* weights file header */
     int32_t major, minor, revision;
     uint64_t seen;
@@ -75,6 +78,16 @@ void cnn_net_forward(cnn_net *net, double *layer_seconds);
 cnn_status cnn_net_train_alloc(cnn_net *net, cnn_error *err);
 void cnn_net_forward_train(cnn_net *net);
 void cnn_net_backward(cnn_net *net);
+/* Backward of layers last down to first (inclusive); the delta of layer first-1 receives
+ * dL/d(its output) (nothing below first runs). cnn_net_backward is (n_layers-1, 0). */
+void cnn_net_backward_range(cnn_net *net, int last, int first);
+
+/* Gradients of the inference function (Grad-CAM, explain.c): the same buffers as
+ * cnn_net_train_alloc, and net->frozen set, so forward_train computes exactly what
+ * cnn_net_forward does (batch-norm with running statistics, no dropout) and backward its
+ * derivative. Nothing shared is written, so this works on a clone. Detection heads without a
+ * backward are allowed: heads are terminal, the caller seeds the delta of a head's input. */
+cnn_status cnn_net_grad_alloc(cnn_net *net, cnn_error *err);
 
 /* The last layer, and the detection heads. */
 const cnn_layer *cnn_net_output(const cnn_net *net);

@@ -94,6 +94,31 @@ void cnn_sbuf_free(cnn_sbuf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* {"layer": L, "class_id": C | "detections": [indices], "peak_x": X, "peak_y": Y, "ms": T}:
+ * peak null when there is no map, layer null when nothing was explained. */
+static void report_explain(cnn_sbuf *b, const cnn_result *r)
+{
+    const cnn_explanation *e = r->explain;
+    if (!e) {
+        cnn_sbuf_printf(b, "null");
+        return;
+    }
+    if (e->layer >= 0) cnn_sbuf_printf(b, "{\"layer\": %d, ", e->layer);
+    else cnn_sbuf_printf(b, "{\"layer\": null, ");
+    if (r->n_top || e->class_id >= 0) {
+        if (e->class_id >= 0) cnn_sbuf_printf(b, "\"class_id\": %d", e->class_id);
+        else cnn_sbuf_printf(b, "\"class_id\": null");
+    } else {
+        cnn_sbuf_printf(b, "\"detections\": [");
+        for (int i = 0, k = 0; i < r->n_dets; i++)
+            if (e->head >= 0 && r->dets[i].layer == e->head) cnn_sbuf_printf(b, "%s%d", k++ ? ", " : "", i);
+        cnn_sbuf_printf(b, "]");
+    }
+    if (e->ok) cnn_sbuf_printf(b, ", \"peak_x\": %.1f, \"peak_y\": %.1f", e->peak_x, e->peak_y);
+    else cnn_sbuf_printf(b, ", \"peak_x\": null, \"peak_y\": null");
+    cnn_sbuf_printf(b, ", \"ms\": %.3f}", e->ms);
+}
+
 void cnn_report_jsonl(cnn_sbuf *b, const cnn_result *r, const cnn_model *m)
 {
     char tmp[32];
@@ -115,7 +140,12 @@ void cnn_report_jsonl(cnn_sbuf *b, const cnn_result *r, const cnn_model *m)
         cnn_sbuf_json_string(b, cnn_model_class_name(m, r->top_ids[i], tmp, sizeof tmp));
         cnn_sbuf_printf(b, ", \"prob\": %.4f}", r->top_p[i]);
     }
-    cnn_sbuf_printf(b, "], \"output\": ");
+    cnn_sbuf_printf(b, "]");
+    if (r->explained) {
+        cnn_sbuf_printf(b, ", \"explain\": ");
+        report_explain(b, r);
+    }
+    cnn_sbuf_printf(b, ", \"output\": ");
     if (r->output) cnn_sbuf_json_string(b, r->output);
     else cnn_sbuf_printf(b, "null");
     cnn_sbuf_printf(b, ", \"timing_ms\": {");
@@ -159,15 +189,18 @@ void cnn_report_text(cnn_sbuf *b, const cnn_result *r, const cnn_model *m)
             cnn_sbuf_printf(b, "%s %s %.2f", i ? "," : "",
                             cnn_model_class_name(m, r->top_ids[i], tmp, sizeof tmp), r->top_p[i]);
         cnn_sbuf_printf(b, "\n");
-        return;
+    } else {
+        cnn_sbuf_printf(b, "%s: %d detection%s\n", r->path, r->n_dets, r->n_dets == 1 ? "" : "s");
+        for (int i = 0; i < r->n_dets; i++) {
+            const cnn_det *d = &r->dets[i];
+            cnn_sbuf_printf(b, "  %-16s %.2f  [%.0f, %.0f, %.0f, %.0f]\n",
+                            cnn_model_class_name(m, d->class_id, tmp, sizeof tmp), d->score, d->x1,
+                            d->y1, d->x2, d->y2);
+        }
     }
-    cnn_sbuf_printf(b, "%s: %d detection%s\n", r->path, r->n_dets, r->n_dets == 1 ? "" : "s");
-    for (int i = 0; i < r->n_dets; i++) {
-        const cnn_det *d = &r->dets[i];
-        cnn_sbuf_printf(b, "  %-16s %.2f  [%.0f, %.0f, %.0f, %.0f]\n",
-                        cnn_model_class_name(m, d->class_id, tmp, sizeof tmp), d->score, d->x1,
-                        d->y1, d->x2, d->y2);
-    }
+    if (r->explain && r->explain->ok)
+        cnn_sbuf_printf(b, "  explain: peak at (%.0f, %.0f), layer %d\n", r->explain->peak_x,
+                        r->explain->peak_y, r->explain->layer);
 }
 
 void cnn_report_csv_header(cnn_sbuf *b)

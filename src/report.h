@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "detect.h"
+#include "explain.h"
 #include "model.h"
 
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
     int n_top;
     const char *output; /* annotated image path, or NULL */
     double ms[CNN_STAGE_COUNT];
+    /* --explain: the JSONL object gets "explain" (null for a failed input), text a line */
+    int explained;
+    const cnn_explanation *explain; /* NULL when the input failed */
 } cnn_result;
 
 void cnn_report_jsonl(cnn_sbuf *b, const cnn_result *r, const cnn_model *m);

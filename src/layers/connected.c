@@ -104,8 +104,11 @@ static void connected_forward_train(cnn_layer *l, const float *in, cnn_net *net)
         float *scale = (float *)w + (size_t)n * nin, *mean = scale + n, *var = mean + n;
         float *t = net->train_ws, *y = t + (size_t)n * batch;
         transpose(z, batch, n, t);
-        cnn_bn_forward_train(t, n, batch, scale, bias, mean, var, xhat, inv_std, y,
-                             cnn_bn_momentum(net));
+        if (net->frozen)
+            cnn_bn_forward_frozen(t, n, batch, scale, bias, mean, var, xhat, inv_std, y);
+        else
+            cnn_bn_forward_train(t, n, batch, scale, bias, mean, var, xhat, inv_std, y,
+                                 cnn_bn_momentum(net));
         transpose(y, n, batch, z);
     } else {
         for (int b = 0; b < batch; b++)
@@ -126,8 +129,12 @@ static void connected_backward(cnn_layer *l, const float *in, float *in_delta, c
     float *dbias = l->grad, *dw = dbias + n;
     if (p->batch_norm) {
         transpose(dz, batch, n, t);
-        cnn_bn_backward(t, n, batch, w + (size_t)n * nin, xhat, inv_std, dbias,
-                        dw + (size_t)n * nin);
+        if (net->frozen)
+            cnn_bn_backward_frozen(t, n, batch, w + (size_t)n * nin, xhat, inv_std, dbias,
+                                   dw + (size_t)n * nin);
+        else
+            cnn_bn_backward(t, n, batch, w + (size_t)n * nin, xhat, inv_std, dbias,
+                            dw + (size_t)n * nin);
         transpose(t, n, batch, dz);
     } else {
         for (int b = 0; b < batch; b++)

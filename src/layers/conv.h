@@ -31,6 +31,14 @@ float cnn_bn_momentum(const cnn_net *net);
 void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *xhat,
                      const float *inv_std, float *dbias, float *dscale);
 
+/* Inference-mode batch-norm (net->frozen): running statistics, nothing updated; backward is
+ * dL/dx = scale * inv_std * dy. Same arguments and layouts as the training versions. */
+void cnn_bn_forward_frozen(const float *x, int n, int m, const float *scale, const float *bias,
+                           const float *run_mean, const float *run_var, float *xhat,
+                           float *inv_std, float *y);
+void cnn_bn_backward_frozen(float *dy, int n, int m, const float *scale, const float *xhat,
+                            const float *inv_std, float *dbias, float *dscale);
+
 /* delta[i] *= act'(z[i]) */
 void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activation a);
 

@@ -118,6 +118,44 @@ void cnn_bn_backward(float *dy, int n, int m, const float *scale, const float *x
     }
 }
 
+/* Inference-mode batch-norm (net->frozen, explain.c): the affine map of the running statistics,
+ * y = scale * (x - mean) / sqrt(var + eps) + bias, exactly what prepare folds into the weights;
+ * nothing is updated. Same xhat/inv_std layout as the training version, for backward. */
+void cnn_bn_forward_frozen(const float *x, int n, int m, const float *scale, const float *bias,
+                           const float *run_mean, const float *run_var, float *xhat,
+                           float *inv_std, float *y)
+{
+    for (int f = 0; f < n; f++) {
+        const float is = 1.0f / sqrtf(run_var[f] + BN_EPS);
+        inv_std[f] = is;
+        const float *xf = x + (size_t)f * m;
+        float *xh = xhat + (size_t)f * m, *yf = y + (size_t)f * m;
+        for (int i = 0; i < m; i++) {
+            xh[i] = (xf[i] - run_mean[f]) * is;
+            yf[i] = scale[f] * xh[i] + bias[f];
+        }
+    }
+}
+
+/* Its derivative: dL/dx = scale * inv_std * dy (the statistics are constants). */
+void cnn_bn_backward_frozen(float *dy, int n, int m, const float *scale, const float *xhat,
+                            const float *inv_std, float *dbias, float *dscale)
+{
+    for (int f = 0; f < n; f++) {
+        float *d = dy + (size_t)f * m;
+        const float *xh = xhat + (size_t)f * m;
+        double sd = 0, sdx = 0;
+        const float a = scale[f] * inv_std[f];
+        for (int i = 0; i < m; i++) {
+            sd += d[i];
+            sdx += d[i] * xh[i];
+            d[i] *= a;
+        }
+        dbias[f] += (float)sd;
+        dscale[f] += (float)sdx;
+    }
+}
+
 /* im2col/col2im of one image with a column-matrix row stride ld, so each image writes its own
  * block of columns of the batch's matrix directly (stride-1 rows: one copy per valid span). */
 static void im2col_ld(const float *im, int c, int h, int w, int k, int stride, int pad, float *col,
@@ -216,8 +254,11 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
         }
     if (p->batch_norm) {
         float *scale = l->params + n, *mean = scale + n, *var = mean + n;
-        cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs,
-                             cnn_bn_momentum(net));
+        if (net->frozen)
+            cnn_bn_forward_frozen(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs);
+        else
+            cnn_bn_forward_train(z, n, (int)m, scale, bias, mean, var, xhat, inv_std, zs,
+                                 cnn_bn_momentum(net));
     } else {
         for (int f = 0; f < n; f++)
             for (size_t i = 0; i < m; i++) zs[f * m + i] = z[f * m + i] + bias[f];
@@ -248,7 +289,10 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
     cnn_activation_backward(zs, dz, (size_t)n * m, l->act);
     float *dbias = l->grad;
     if (p->batch_norm) {
-        cnn_bn_backward(dz, n, (int)m, l->params + n, xhat, inv_std, dbias, l->grad + n);
+        if (net->frozen)
+            cnn_bn_backward_frozen(dz, n, (int)m, l->params + n, xhat, inv_std, dbias, l->grad + n);
+        else
+            cnn_bn_backward(dz, n, (int)m, l->params + n, xhat, inv_std, dbias, l->grad + n);
     } else {
         for (int f = 0; f < n; f++) {
             double s = 0;

@@ -42,7 +42,8 @@ static void dropout_forward_train(cnn_layer *l, const float *in, cnn_net *net)
     const size_t n = (size_t)net->batch * cnn_shape_size(l->in);
     const float scale = 1.0f / (1.0f - p->prob);
     for (size_t i = 0; i < n; i++) {
-        l->saved[i] = cnn_rng_uniform(&p->rng) < p->prob ? 0.0f : scale;
+        /* net->frozen (explain.c): the inference function, where dropout is the identity */
+        l->saved[i] = net->frozen ? 1.0f : (cnn_rng_uniform(&p->rng) < p->prob ? 0.0f : scale);
         l->output[i] = in[i] * l->saved[i];
     }
 }
