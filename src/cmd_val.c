@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "html_report.h"
 #include "data.h"
 #include "detect.h"
 #include "fsutil.h"
@@ -35,7 +36,7 @@ typedef struct {
 typedef struct {
     cli_model_opts mo;
     const char *split, *format, *out_dir, *positive;
-    int limit, batch, verbose;
+    int limit, batch, verbose, report;
     float conf, iou;
     cli_strs fail_under;
 } val_opts;
@@ -509,6 +510,48 @@ static cnn_status map_classes(const cnn_model *m, const cnn_dataset *ds, const c
     return CNN_OK;
 }
 
+/* report.html through html_report.c: the measured metrics, then the confusion matrix and
+ * per-class table (classifier) or per-class AP (detector). */
+static cnn_status write_report(const char *out_dir, const val_result *r, const cnn_model *m,
+                               const char *dir, const char *split, cnn_error *err)
+{
+    const char *mnames[M_COUNT];
+    double mvals[M_COUNT];
+    int nm = 0;
+    for (int i = 0; i < M_COUNT; i++)
+        if (isfinite(r->value[i])) mnames[nm] = metric_names[i], mvals[nm++] = r->value[i];
+    const int k = r->k;
+    long long *support = calloc((size_t)k, sizeof *support);
+    double *d = calloc((size_t)k * 5, sizeof *d);
+    int *ni = calloc((size_t)k * 2, sizeof *ni);
+    if (!support || !d || !ni) {
+        free(support), free(d), free(ni);
+        return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+    }
+    cnn_html_val v = {.model = m->paths.name, .dataset = dir, .split = split, .n_metrics = nm,
+                      .metric_names = mnames, .metric_values = mvals, .k = k, .names = r->names};
+    if (r->detect) {
+        for (int c = 0; c < k; c++) {
+            ni[c] = r->ap[c].n_gt, ni[k + c] = r->ap[c].n_det;
+            d[c] = r->ap[c].ap50, d[k + c] = r->ap[c].ap50_95;
+            d[2 * k + c] = r->ap[c].precision, d[3 * k + c] = r->ap[c].recall;
+        }
+        v.n_samples = r->n_images;
+        v.n_gt = ni, v.n_det = ni + k, v.ap50 = d, v.ap50_95 = d + k;
+        v.det_precision = d + 2 * k, v.det_recall = d + 3 * k;
+    } else {
+        for (int c = 0; c < k; c++) {
+            support[c] = r->prf[c].support;
+            d[c] = r->prf[c].precision, d[k + c] = r->prf[c].recall, d[2 * k + c] = r->prf[c].f1;
+        }
+        v.n_samples = r->n;
+        v.cm = r->cm, v.support = support, v.precision = d, v.recall = d + k, v.f1 = d + 2 * k;
+    }
+    cnn_status st = cnn_html_write_val(out_dir, &v, err);
+    free(support), free(d), free(ni);
+    return st;
+}
+
 int cmd_val(int argc, char **argv)
 {
     val_opts o = {.split = "test", .format = "text", .batch = 8, .conf = 0.001f, .iou = -1};
@@ -523,6 +566,7 @@ int cmd_val(int argc, char **argv)
         {"fail-under", 0, CLI_STRS, &o.fail_under, "M=V", "exit 7 when metric M < V (repeatable): top1, top5, f1, auc, sensitivity, specificity, map50, map", 0, 0},
         {"format", 'f', CLI_STR, &o.format, "F", "stdout: text or json", 0, 0},
         {"output", 'o', CLI_STR, &o.out_dir, "DIR", "also write confusion.csv, per_class.csv, metrics.json", 0, 0},
+        {"report", 0, CLI_FLAG, &o.report, NULL, "also write DIR/report.html (needs -o DIR)", 0, 0},
         {"verbose", 'v', CLI_FLAG, &o.verbose, NULL, "timing on stderr", 0, 0},
         {0},
     };
@@ -541,6 +585,7 @@ int cmd_val(int argc, char **argv)
     else if (strcmp(o.format, "text") && strcmp(o.format, "json")) bad = "--format must be text or json";
     else if (!o.mo.model && !o.mo.cfg) bad = "no model (-m NAME, or --cfg and --weights)";
     else if (npos != 1) bad = "expected one DATA_DIR (see --help)";
+    else if (o.report && !o.out_dir) bad = "--report needs -o DIR (report.html is written there)";
     for (int i = 0; !bad && i < o.fail_under.n; i++)
         if (parse_gate(o.fail_under.v[i], &gates[i], &err)) bad = err.msg;
     if (bad) {
@@ -671,6 +716,7 @@ int cmd_val(int argc, char **argv)
             json_report(&file, &r, &m, dir, &ds, o.split, gates, o.fail_under.n);
             st = write_sbuf(o.out_dir, "metrics.json", &file, &err);
         }
+        if (!st && o.report) st = write_report(o.out_dir, &r, &m, dir, o.split, &err);
         if (st) goto fail;
     }
     if (o.verbose)

@@ -136,4 +136,16 @@ page_ok classify
 expect classify "r['rows'] == 3 and r['thumbs'] == 3 and r['thumbs_loaded'] == 3" "3 rows and thumbnails"
 expect classify "r['charts'] >= 2" "timing and top-1 class charts"
 grep_in "the explain column is there" 'explain peak \(x, y\)' cout/report.html
+
+# ---- val --report: confusion matrix and per-class table of the classifier above ----
+mkdir -p vset/tshirt vset/boot
+cp in/a.jpg vset/tshirt/1.jpg; cp in/d.jpg vset/boot/2.jpg; cp in/a.jpg vset/boot/3.jpg
+run valr "$CNNDEMO" val --report --cfg cls.cfg --weights cls.weights --names cls.names -o vout vset
+expect_rc 0 "val --report"
+browse val vout/report.html
+page_ok val
+grep_in "val report: a confusion matrix" '[Cc]onfusion' vout/report.html
+grep_in "val report: the model's classes" 'tshirt' vout/report.html
+run valnoo "$CNNDEMO" val --report --cfg cls.cfg --weights cls.weights --names cls.names vset
+expect_rc 2 "val --report without -o"
 finish
