@@ -447,7 +447,7 @@ static int run(run_task task, int argc, char **argv)
         {"shard", 0, CLI_STR, &o.shard, "I/N", "process only shard I of N (0-based; by path hash)", 0, 0},
         {"progress", 0, CLI_STR, &o.progress, "MODE", "auto (terminal only), plain (a line every 10 s) or none", 0, 0},
         {"explain", 0, CLI_FLAG, &o.explain, NULL, "Grad-CAM heatmap of where the result came from, blended into the images; its peak in the results", 0, 0},
-        {"explain-layer", 0, CLI_INT, &o.explain_layer, "N", "--explain: take the map at layer N (default: the last rectifier conv)", 0, 1 << 20},
+        {"explain-layer", 0, CLI_INT, &o.explain_layer, "N", "--explain: take the map at layer N (default: [net] x_explain_layer, else the last rectifier conv)", 0, 1 << 20},
         {"report", 0, CLI_FLAG, &o.report, NULL, "also write DIR/report.html (self-contained; thumbnails in DIR/thumbs)", 0, 0},
         {"verbose", 'v', CLI_FLAG, &o.verbose, NULL, "per-stage timing on stderr", 0, 0},
         {"quiet", 'q', CLI_FLAG, &o.quiet, NULL, "no progress, summary or per-file errors on stderr", 0, 0},
@@ -556,7 +556,9 @@ static int run(run_task task, int argc, char **argv)
         worker *w = &workers[i];
         w->c = &c;
         if (cnn_net_clone(m.net, &w->net, &err)) goto fail;
-        if (o.explain && cnn_explainer_create(m.net, o.explain_layer, &w->explainer, &err)) goto fail;
+        if (o.explain && cnn_explainer_create(m.net, o.explain_layer >= 0 ? o.explain_layer : m.net->explain_layer,
+                                              &w->explainer, &err))
+            goto fail;
         w->cap = (int)cnn_detect_capacity(m.net);
         w->dets = malloc(sizeof *w->dets * (w->cap ? w->cap : 1));
         w->top_ids = malloc(sizeof *w->top_ids * o.top_k);

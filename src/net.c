@@ -67,6 +67,8 @@ static cnn_status parse_net_section(cnn_net *net, const cnn_cfg *cfg, cnn_cfg_se
     if ((st = cnn_cfg_float(cfg, s, "x_fill", pp->letterbox == CNN_LETTERBOX_CENTER ? 0.5f : 0.0f,
                             -1e6f, 1e6f, &pp->fill, err)))
         return st;
+    if ((st = cnn_cfg_int(cfg, s, "x_explain_layer", -1, -1, 1 << 20, &net->explain_layer, err)))
+        return st;
     if ((st = cnn_cfg_accept_numbers(cfg, s, net_training_keys, err))) return st;
     cnn_cfg_accept_any(s, net_text_keys);
     return cnn_cfg_check_unused(cfg, s, err);

@@ -22,6 +22,7 @@ struct cnn_net {
     int batch;
     cnn_shape in;          /* network input (c, h, w) */
     cnn_preproc pp;        /* preprocessing from [net] */
+    int explain_layer;     /* [net] x_explain_layer: Grad-CAM's layer for --explain, or -1 */
     float *input;          /* (batch, in.c, in.h, in.w) */
     float *params;         /* all layers' parameters, file order */
     size_t n_params;
