@@ -1,21 +1,35 @@
 /* fuzz_cfg.c — libFuzzer target: the cfg reader and the network planner. Input: cfg text.
- * A cfg that builds (batch 1) and is small (planned memory under 16 MiB, under 50 MFLOP) also
- * runs forward with deterministic parameters and input, twice (the network and a clone, which
- * must agree bit for bit), and its detection heads or classifier output are decoded.
- * Allocations over 16 MiB fail here as if memory had run out (fuzz_alloc.c): the library allows
+ * A cfg that builds (batch 1) and is small (FORWARD_MAX_*) also runs forward with deterministic
+ * parameters and input, twice (the network and a clone, which must agree bit for bit), and its
+ * detection heads or classifier output are decoded.
+ * Allocations over 4 MiB fail here as if memory had run out (fuzz_alloc.c): the library allows
  * networks up to 8 GiB, which would only make the fuzzer slow. */
 #include "fuzz_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "detect.h"
 #include "gemm.h"
 #include "net.h"
 
-#define FUZZ_ALLOC_CAP ((size_t)16 << 20)
-#define FORWARD_MAX_BYTES ((size_t)16 << 20)
-#define FORWARD_MAX_FLOPS 5e7
+/* Under ASan every block over 128 KiB is a fresh mmap, its shadow is written on malloc and
+ * free, and it is unmapped again when it leaves the quarantine: a built network costs time in
+ * proportion to its size even when it does not run. 4 MiB (four times the largest network
+ * that runs forward) still builds networks too large to run, and fails the rest as out of
+ * memory, which fuzzes those paths; 16 MiB cost 10 to 35 % of the executions per second. */
+#define FUZZ_ALLOC_CAP ((size_t)4 << 20)
+/* Which networks run forward. Under ASan + coverage on the 2-core VM of the README, a forward
+ * pass costs about 0.5 ns per FLOP (gemm is OpenBLAS, not instrumented), 20 ns per activation
+ * element a layer reads or writes, 18 ns per maxpool window cell and 5 ns per byte of planned
+ * memory (fresh pages fault on first touch). Every layer kind, head and code path runs forward
+ * at a few KiB; bigger networks only make each execution slower, so the bounds below keep a
+ * forward pass well under a millisecond for most networks and near 10 ms at worst (it runs
+ * twice: the clone). Networks over them are still parsed, planned and allocated. */
+#define FORWARD_MAX_BYTES ((size_t)1 << 20)
+#define FORWARD_MAX_FLOPS 5e6
+#define FORWARD_MAX_ELEMS 2e5
 #define MAX_DETS 1024
 
 /* Deterministic values in [lo, hi): darknet-like small weights, positive batch-norm variances. */
@@ -25,6 +39,29 @@ static void fill(float *p, size_t n, uint32_t seed, float lo, float hi)
         seed = seed * 1664525u + 1013904223u;
         p[i] = lo + (hi - lo) * (float)(seed >> 8) / 16777216.0f;
     }
+}
+
+/* Activation elements a forward pass reads and writes, plus the cells maxpool windows visit
+ * (maxpool counts 0 FLOPs; a window is up to 255x255). */
+static double forward_elems(const cnn_net *net)
+{
+    double n = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const cnn_layer *l = &net->layers[i];
+        n += (double)cnn_shape_size(l->in) + (double)cnn_shape_size(l->out);
+        if (strcmp(l->ops->section, "maxpool") == 0) {
+            /* the window size is private to maxpool.c; its description is "SxS/stride" */
+            char d[64];
+            int size = 0, size2 = 0, stride = 0;
+            l->ops->describe(l, d, sizeof d);
+            FUZZ_CHECK(sscanf(d, "%dx%d/%d", &size, &size2, &stride) == 3 && size > 0,
+                       "maxpool description '%s'", d);
+            /* per output: the window's rows, and the columns of the rows inside the input */
+            double rows = size < l->in.h ? size : l->in.h;
+            n += (double)cnn_shape_size(l->out) * size * (1 + rows);
+        }
+    }
+    return n;
 }
 
 static void decode_outputs(const cnn_net *net)
@@ -74,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(net->n_layers > 0 && net->batch == 1, "built an empty network");
     size_t bytes = cnn_net_memory_bytes(net);
-    if (bytes < FORWARD_MAX_BYTES && net->flops < FORWARD_MAX_FLOPS) {
+    if (bytes <= FORWARD_MAX_BYTES && net->flops <= FORWARD_MAX_FLOPS &&
+        forward_elems(net) <= FORWARD_MAX_ELEMS) {
         fill(net->params, net->n_params, 1, 0.05f, 0.3f);
         cnn_net_prepare(net);
         fill(net->input, cnn_shape_size(net->in), 2, 0.0f, 1.0f);

@@ -347,11 +347,14 @@ def cfgs():
         with open(src) as f:
             text = f.read()
         put("cfg", name, text)
-        # the same network at 64x64 runs forward in the fuzzer (small memory and FLOPs)
-        small = "\n".join("width=64" if l.startswith("width=") else
-                          "height=64" if l.startswith("height=") else l
-                          for l in text.split("\n"))
-        put("cfg", name.replace(".cfg", "-64.cfg"), small)
+        # the same network at 64x64 builds in the fuzzer; face and depthwise also at 16x16 and
+        # 8x8, small enough to run forward (FORWARD_MAX_* in fuzz_cfg.c; the darknet networks'
+        # parameters alone are over its allocation cap)
+        for size in (64, 16, 8) if name in ("face.cfg", "depthwise.cfg") else (64,):
+            small = "\n".join("width=%d" % size if l.startswith("width=") else
+                              "height=%d" % size if l.startswith("height=") else l
+                              for l in text.split("\n"))
+            put("cfg", name.replace(".cfg", "-%d.cfg" % size), small)
     for name, text in TINY_CFGS.items():
         put("cfg", name, text)
     with open(os.path.join(HERE, "fuzz_weights.c")) as f:
