@@ -483,8 +483,23 @@ def cmd_benchjson(args):
     report(j.get("runs") == runs, f"bench --json: runs = {runs}", repr(j.get("runs")))
 
 
+def cmd_valjson(args):
+    """valjson FILE METRIC MIN N: `val -f json` output parses, METRIC >= MIN over N samples."""
+    path, metric, lo, n = args[0], args[1], float(args[2]), int(args[3])
+    try:
+        with open(path, encoding="utf-8") as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        report(False, "val -f json output parses", str(e))
+        return
+    count = j.get("samples", j.get("images"))
+    report(count == n, f"val measured {n} samples", repr(count))
+    v = j.get(metric)
+    report(is_num(v) and v >= lo, f"val: {metric} = {v} >= {lo}", repr(v))
+
+
 def main():
-    cmds = {"mkimg": cmd_mkimg, "results": cmd_results, "annotated": cmd_annotated,
+    cmds = {"valjson": cmd_valjson, "mkimg": cmd_mkimg, "results": cmd_results, "annotated": cmd_annotated,
             "faces": cmd_faces, "labels": cmd_labels, "csv": cmd_csv, "json": cmd_json,
             "tsv": cmd_tsv, "text": cmd_text, "npy": cmd_npy, "benchjson": cmd_benchjson}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
