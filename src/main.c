@@ -17,6 +17,7 @@ int cmd_forward(int argc, char **argv);
 int cmd_init_weights(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
@@ -25,6 +26,7 @@ const cli_command cli_commands[] = {
     {"bench", cmd_bench, "forward-pass latency: warm-up, percentiles, GFLOP/s, per-layer"},
     {"merge", cmd_merge, "combine the output folders of sharded runs (--shard i/N)"},
     {"train", cmd_train, "train a cfg on a dataset (Fashion-MNIST IDX, ImageFolder, YOLO labels)"},
+    {"study", cmd_study, "controlled training experiments: `study activations` (ReLU, leaky, PReLU, ...)"},
     {"info", cmd_info, "layer table, parameters, FLOPs and the weights-file check"},
     {"forward", cmd_forward, "run one image and dump input and layer outputs as .npy"},
     {"init-weights", cmd_init_weights, "write SEEDED RANDOM weights for a cfg (tests only)"},

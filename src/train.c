@@ -107,6 +107,7 @@ void cnn_train_init_params(cnn_net *net, cnn_rng *rng)
             switch (roles[k]) {
             case CNN_PARAM_WEIGHT: l->params[k] = limit * (2 * cnn_rng_uniform(rng) - 1); break;
             case CNN_PARAM_BIAS: l->params[k] = 0; break;
+            case CNN_PARAM_SLOPE: l->params[k] = CNN_PRELU_INIT; break;
             case CNN_PARAM_FIXED: l->params[k] = seen_fixed++ < l->out.c ? 0.0f : 1.0f; break;
             }
         }
