@@ -187,7 +187,8 @@ void cnn_net_init_random(cnn_net *net, cnn_rng *rng)
         cnn_layer *l = &net->layers[i];
         if (!l->n_params) continue;
         /* fan-in from the weight count: all weights follow the biases and BN stats in conv,
-         * precede them in connected; both have n_params = out + weights [+ 3*out]. */
+         * precede them in connected; both have n_params = out + weights [+ 3*out], and a prelu
+         * conv has its out slopes after the weights. */
         const int outs = l->out.c;
         const int bn = l->n_fused > 0, prelu = l->act == CNN_ACT_PRELU; /* prelu: conv only */
         const size_t nw = l->n_params - (size_t)outs * (bn ? 4 : 1) - (prelu ? outs : 0);

@@ -1,5 +1,7 @@
 /* study.c — one run of a controlled training experiment (see study.h): generate the cfg, train
- * with the trainer of train.h, measure the probe batch every probe_every steps. */
+ * with the trainer of train.h, measure the probe batch every probe_every steps. A run diverges
+ * when a step's loss or a probe's network output is not finite; it stops there, and its final
+ * point is the last finite one. */
 #include "study.h"
 
 #include <math.h>
@@ -62,10 +64,14 @@ static double clock_seconds(clockid_t id)
 
 static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
-/* Inference-mode statistics of the probe batch (the first n test images), one point. */
-static void probe(cnn_net *net, const cnn_dataset *test, int n, cnn_actstats *st,
-                  const cnn_study_result *r, cnn_study_point *pt)
+/* Inference-mode statistics of the probe batch (the first n test images), one point. Returns
+ * 0 when the network's outputs were not all finite (the weights diverged). */
+static int probe(cnn_net *net, const cnn_dataset *test, int n, cnn_actstats *st,
+                 const cnn_study_result *r, cnn_study_point *pt)
 {
+    int finite = 1;
+    const cnn_layer *last = &net->layers[net->n_layers - 1];
+    const size_t n_out = cnn_shape_size(last->out);
     cnn_net_prepare(net);
     cnn_actstats_reset(st);
     const size_t per = cnn_shape_size(net->in);
@@ -75,6 +81,7 @@ static void probe(cnn_net *net, const cnn_dataset *test, int n, cnn_actstats *st
         if (m < net->batch) memset(net->input + per * m, 0, sizeof(float) * per * (net->batch - m));
         cnn_net_forward(net, NULL);
         cnn_actstats_add(st, net, m);
+        for (size_t i = 0; i < (size_t)m * n_out; i++) finite &= isfinite(last->output[i]) != 0;
     }
     long long dead = 0, inactive = 0, units = 0, zeros = 0, values = 0;
     for (int i = 0; i < r->n_conv; i++) {
@@ -89,6 +96,7 @@ static void probe(cnn_net *net, const cnn_dataset *test, int n, cnn_actstats *st
     pt->dead = units ? (float)dead / units : 0;
     pt->inactive = units ? (float)inactive / units : 0;
     pt->sparsity = values ? (float)zeros / values : 0;
+    return finite;
 }
 
 /* Precise batch-norm: the running statistics re-estimated with the final weights, as the plain
@@ -190,8 +198,12 @@ cnn_status cnn_study_run(const char *cfg_path, const cnn_study_run_cfg *run,
             pt = &r->points[r->n_points++];
             pt->step = step + 1;
             pt->loss = (float)(loss_sum / loss_n);
-            probe(net, test, probe_n, &st, r, pt);
             loss_sum = 0, loss_n = 0;
+            if (!probe(net, test, probe_n, &st, r, pt)) { /* this step's update broke the weights */
+                r->n_points--;
+                r->diverged_at = step + 1;
+                break;
+            }
         }
     }
     r->final_loss = r->points[r->n_points - 1].loss;

@@ -50,7 +50,7 @@ typedef struct {
     cnn_study_point *points; /* n_points, step ascending; the last one is the final state */
     int n_points;
     long steps;              /* steps taken (fewer than the budget when diverged) */
-    long diverged_at;        /* step whose loss was not finite, or 0 */
+    long diverged_at;        /* step whose loss (or the probe after it) was not finite, or 0 */
     float final_loss;        /* the last point's loss */
     float max_dead;          /* highest dead share over the points */
     double top1;             /* test accuracy at the end */

@@ -198,7 +198,9 @@ static float softmax_ce(cnn_layer *l, const cnn_dataset *ds, const int *idx, int
         float *d = l->delta + (size_t)b * n;
         const int y = ds->y[idx[b]];
         for (int k = 0; k < n; k++) d[k] = (p[k] - (k == y)) / batch;
-        loss -= logf(p[y] > 1e-12f ? p[y] : 1e-12f);
+        /* the floor keeps a confident mistake finite; a NaN must stay NaN so that a diverged
+         * run is reported, not scored as a confident mistake */
+        loss -= isnan(p[y]) ? NAN : logf(p[y] > 1e-12f ? p[y] : 1e-12f);
     }
     return loss / batch;
 }
