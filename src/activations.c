@@ -1,6 +1,6 @@
 /* activations.c — activation functions and the fused bias + activation pass (see activations.h).
  * Formulas match darknet where darknet defines them (leaky slope 0.1, elu alpha 1, selu
- * constants, mish with softplus threshold 20). */
+ * constants, mish with softplus threshold 20); leaky_0.01 and prelu are ours. */
 #include "activations.h"
 
 #include <math.h>
@@ -11,6 +11,7 @@ static const char *const act_names[CNN_ACT_COUNT] = {
     [CNN_ACT_RELU6] = "relu6",       [CNN_ACT_ELU] = "elu",         [CNN_ACT_SELU] = "selu",
     [CNN_ACT_LOGISTIC] = "logistic", [CNN_ACT_TANH] = "tanh",       [CNN_ACT_SWISH] = "swish",
     [CNN_ACT_MISH] = "mish",         [CNN_ACT_HARDSWISH] = "hardswish",
+    [CNN_ACT_LEAKY_001] = "leaky_0.01", [CNN_ACT_PRELU] = "prelu",
 };
 
 int cnn_activation_parse(const char *name, cnn_activation *out)
@@ -52,6 +53,8 @@ float cnn_activate(float x, cnn_activation a)
     case CNN_ACT_LINEAR: return x;
     case CNN_ACT_RELU: return x > 0 ? x : 0;
     case CNN_ACT_LEAKY: return x > 0 ? x : 0.1f * x;
+    case CNN_ACT_LEAKY_001: return x > 0 ? x : 0.01f * x;
+    case CNN_ACT_PRELU: return x > 0 ? x : CNN_PRELU_INIT * x;
     case CNN_ACT_RELU6: return x < 0 ? 0 : (x > 6 ? 6 : x);
     case CNN_ACT_ELU: return x >= 0 ? x : expm1f(x);
     case CNN_ACT_SELU: return x >= 0 ? selu_scale * x : selu_scale * selu_alpha * expm1f(x);
@@ -75,6 +78,8 @@ float cnn_activation_grad(float x, cnn_activation a)
     case CNN_ACT_LINEAR: return 1;
     case CNN_ACT_RELU: return x > 0 ? 1 : 0;
     case CNN_ACT_LEAKY: return x > 0 ? 1 : 0.1f;
+    case CNN_ACT_LEAKY_001: return x > 0 ? 1 : 0.01f;
+    case CNN_ACT_PRELU: return x > 0 ? 1 : CNN_PRELU_INIT;
     case CNN_ACT_RELU6: return (x > 0 && x < 6) ? 1 : 0;
     case CNN_ACT_ELU: return x >= 0 ? 1 : expf(x);
     case CNN_ACT_SELU: return x >= 0 ? selu_scale : selu_scale * selu_alpha * expf(x);
@@ -117,6 +122,12 @@ void cnn_activate_array(float *x, size_t n, cnn_activation a)
             x[i] = v > 0 ? v : small;
         }
         return;
+    case CNN_ACT_LEAKY_001:
+        for (size_t i = 0; i < n; i++) {
+            const float v = x[i], small = 0.01f * v;
+            x[i] = v > 0 ? v : small;
+        }
+        return;
     default:
         for (size_t i = 0; i < n; i++) x[i] = cnn_activate(x[i], a);
         return;
@@ -147,9 +158,28 @@ void cnn_bias_activate(float *y, const float *bias, int channels, int spatial, c
                 row[i] = v > 0 ? v : small;
             }
             break;
+        case CNN_ACT_LEAKY_001:
+            for (int i = 0; i < spatial; i++) {
+                const float v = row[i] + b, small = 0.01f * v;
+                row[i] = v > 0 ? v : small;
+            }
+            break;
         default:
             for (int i = 0; i < spatial; i++) row[i] = cnn_activate(row[i] + b, a);
             break;
+        }
+    }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void cnn_bias_prelu(float *y, const float *bias, const float *slope, int channels, int spatial)
+{
+    for (int c = 0; c < channels; c++) {
+        float *row = y + (size_t)c * spatial;
+        const float b = bias ? bias[c] : 0.0f, a = slope[c];
+        for (int i = 0; i < spatial; i++) {
+            const float v = row[i] + b, small = a * v;
+            row[i] = v > 0 ? v : small;
         }
     }
 }

@@ -1,28 +1,94 @@
-/* cmd_tools.c — the inspection commands: `info` (layer table, totals, weights check),
+/* cmd_tools.c — the inspection commands: `info` (layer table, totals, weights check; with
+ * --stats, per-layer activation statistics on images),
  * `forward` (dump the input and layer outputs as .npy), `init-weights` (seeded random weights
  * for tests; never a model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actstats.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "inputs.h"
 #include "npy.h"
 #include "rng.h"
 
 static void shape_str(cnn_shape s, char *buf, size_t n) { snprintf(buf, n, "%dx%dx%d", s.w, s.h, s.c); }
 
+/* `info --stats`: every layer's activation statistics (actstats.h) over the images, one
+ * forward each. Images that cannot be read are reported and skipped (exit 4). */
+static int print_stats(cnn_net *net, const cnn_strlist *images)
+{
+    cnn_actstats st;
+    cnn_error err = {0};
+    if (cnn_actstats_init(&st, net, &err)) return cli_report(&err);
+    cnn_image_limits lim = cnn_image_limits_default();
+    int failed = 0;
+    for (size_t i = 0; i < images->n; i++) {
+        cnn_rgb8 img;
+        cnn_image_format fmt;
+        if (cnn_image_load(images->items[i], &lim, &img, &fmt, &err)) {
+            fprintf(stderr, "cnndemo: %s\n", err.msg);
+            failed++;
+            continue;
+        }
+        cnn_frame frame;
+        cnn_preprocess(&img, &net->pp, net->input, &frame);
+        cnn_rgb8_free(&img);
+        cnn_net_forward(net, NULL);
+        cnn_actstats_add(&st, net, 1);
+    }
+    if (st.items) {
+        printf("\nactivation statistics over %lld image%s (zeros: exact zeros among the outputs; dead: "
+               "channels that are exactly 0 everywhere in every image; inactive: never above act(0))\n",
+               st.items, st.items == 1 ? "" : "s");
+        printf("%4s %-9s %-14s %-10s %8s %17s %9s %12s\n", "#", "type", "output", "activation",
+               "zeros %", "dead / channels", "inactive", "mean");
+        for (int i = 0; i < net->n_layers; i++) {
+            const cnn_layer *l = &net->layers[i];
+            const cnn_layer_actstats *a = &st.layers[i];
+            char out[32], dead[40];
+            shape_str(l->out, out, sizeof out);
+            snprintf(dead, sizeof dead, "%d / %d", cnn_actstats_dead(a), a->channels);
+            printf("%4d %-9s %-14s %-10s %8.2f %17s %9d %12.5g\n", i, l->ops->type, out,
+                   cnn_activation_name(l->act), 100 * cnn_actstats_sparsity(a), dead,
+                   cnn_actstats_inactive(a), cnn_actstats_mean(a));
+        }
+    }
+    cnn_actstats_free(&st);
+    if (failed) fprintf(stderr, "cnndemo: %d of %zu images could not be read\n", failed, images->n);
+    return failed ? 4 : 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
     cli_model_opts mo = {0};
-    const cli_opt opts[] = {CLI_MODEL_OPTS(mo), {0}};
+    int stats = 0;
+    const cli_opt opts[] = {
+        CLI_MODEL_OPTS(mo),
+        {"stats", 0, CLI_FLAG, &stats, NULL,
+         "per-layer zeros %, dead and inactive channels, mean output over the IMAGES (needs weights)", 0, 0},
+        {0}};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos, rc = pos ? cli_parse("info", "[options]", opts, argc, argv, pos, &npos) : 1;
+    int npos = 0, rc = pos ? cli_parse("info", "[options] [--stats IMAGE...]", opts, argc, argv, pos, &npos) : 1;
+    cnn_strlist images = {0};
+    cnn_error err = {0};
+    if (!rc && npos && !stats) {
+        fprintf(stderr, "cnndemo info: images are only read with --stats\n");
+        rc = 2;
+    } else if (!rc && stats && !npos) {
+        fprintf(stderr, "cnndemo info: --stats needs one or more images (files, folders, @list.txt)\n");
+        rc = 2;
+    } else if (!rc && stats && cnn_inputs_collect(pos, npos, 0, &images, &err)) {
+        rc = cli_report(&err);
+    }
     free(pos);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (rc) {
+        cnn_strlist_free(&images);
+        return rc < 0 ? 0 : rc;
+    }
     /* Load the cfg alone first, so the weights check can be reported rather than fatal. */
     cnn_model m;
-    cnn_error err = {0};
     cnn_model_paths paths;
     if (mo.cfg) {
         memset(&paths, 0, sizeof paths);
@@ -31,12 +97,16 @@ int cmd_info(int argc, char **argv)
         if (mo.weights) snprintf(paths.weights, sizeof paths.weights, "%s", mo.weights);
         if (mo.names) snprintf(paths.names, sizeof paths.names, "%s", mo.names);
     } else if (cnn_model_resolve(mo.model ? mo.model : "face", &paths, &err)) {
+        cnn_strlist_free(&images);
         return cli_report(&err);
     }
     char weights[CNN_PATH_MAX];
     snprintf(weights, sizeof weights, "%s", paths.weights);
     paths.weights[0] = '\0';
-    if (cnn_model_open(&paths, 1, &m, &err)) return cli_report(&err);
+    if (cnn_model_open(&paths, 1, &m, &err)) {
+        cnn_strlist_free(&images);
+        return cli_report(&err);
+    }
     const cnn_net *net = m.net;
     printf("model %s (%s)\ninput %dx%dx%d, %s, letterbox %s\n", paths.name, paths.cfg, net->in.w,
            net->in.h, net->in.c, net->pp.kernel == CNN_RESIZE_LINEAR ? "bilinear" : "bilinear_legacy",
@@ -70,6 +140,17 @@ int cmd_info(int argc, char **argv)
                    net->major, net->minor, net->revision, (unsigned long long)net->seen);
         }
     }
+    if (stats && !rc) {
+        if (!weights[0]) {
+            fprintf(stderr, "cnndemo info: --stats needs weights (-m NAME, or --cfg with --weights)\n");
+            rc = 2;
+        } else {
+            cli_apply_threads(mo.threads);
+            fflush(stdout);
+            rc = print_stats(m.net, &images);
+        }
+    }
+    cnn_strlist_free(&images);
     cnn_model_close(&m);
     return rc;
 }

@@ -19,6 +19,7 @@ int cmd_init_weights(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
@@ -28,6 +29,7 @@ const cli_command cli_commands[] = {
     {"bench", cmd_bench, "forward-pass latency: warm-up, percentiles, GFLOP/s, per-layer"},
     {"merge", cmd_merge, "combine the output folders of sharded runs (--shard i/N)"},
     {"train", cmd_train, "train a cfg on a dataset (Fashion-MNIST IDX, ImageFolder, YOLO labels)"},
+    {"study", cmd_study, "controlled training experiments: `study activations` (ReLU, leaky, PReLU, ...)"},
     {"info", cmd_info, "layer table, parameters, FLOPs and the weights-file check"},
     {"forward", cmd_forward, "run one image and dump input and layer outputs as .npy"},
     {"synth", cmd_synth, "write a SYNTHETIC MRI-like tumour dataset (phantoms, YOLO + folders)"},

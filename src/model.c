@@ -187,10 +187,11 @@ void cnn_net_init_random(cnn_net *net, cnn_rng *rng)
         cnn_layer *l = &net->layers[i];
         if (!l->n_params) continue;
         /* fan-in from the weight count: all weights follow the biases and BN stats in conv,
-         * precede them in connected; both have n_params = out + weights [+ 3*out]. */
+         * precede them in connected; both have n_params = out + weights [+ 3*out], and a prelu
+         * conv has its out slopes after the weights. */
         const int outs = l->out.c;
-        const int bn = l->n_fused > 0;
-        const size_t nw = l->n_params - (size_t)outs * (bn ? 4 : 1);
+        const int bn = l->n_fused > 0, prelu = l->act == CNN_ACT_PRELU; /* prelu: conv only */
+        const size_t nw = l->n_params - (size_t)outs * (bn ? 4 : 1) - (prelu ? outs : 0);
         const float fan_in = (float)nw / outs;
         const float scale = sqrtf(2.0f / fan_in) * sqrtf(3.0f); /* He, uniform */
         for (size_t k = 0; k < l->n_params; k++) l->params[k] = 0;
@@ -207,6 +208,7 @@ void cnn_net_init_random(cnn_net *net, cnn_rng *rng)
                 s[2 * outs + o] = 0.5f + cnn_rng_uniform(rng);   /* variance */
             }
         }
+        for (int o = 0; prelu && o < outs; o++) w[nw + o] = 0.5f * cnn_rng_uniform(rng); /* slopes */
     }
     cnn_net_prepare(net);
 }

@@ -107,6 +107,7 @@ void cnn_train_init_params(cnn_net *net, cnn_rng *rng)
             switch (roles[k]) {
             case CNN_PARAM_WEIGHT: l->params[k] = limit * (2 * cnn_rng_uniform(rng) - 1); break;
             case CNN_PARAM_BIAS: l->params[k] = 0; break;
+            case CNN_PARAM_SLOPE: l->params[k] = CNN_PRELU_INIT; break;
             case CNN_PARAM_FIXED: l->params[k] = seen_fixed++ < l->out.c ? 0.0f : 1.0f; break;
             }
         }
@@ -197,7 +198,9 @@ static float softmax_ce(cnn_layer *l, const cnn_dataset *ds, const int *idx, int
         float *d = l->delta + (size_t)b * n;
         const int y = ds->y[idx[b]];
         for (int k = 0; k < n; k++) d[k] = (p[k] - (k == y)) / batch;
-        loss -= logf(p[y] > 1e-12f ? p[y] : 1e-12f);
+        /* the floor keeps a confident mistake finite; a NaN must stay NaN so that a diverged
+         * run is reported, not scored as a confident mistake */
+        loss -= isnan(p[y]) ? NAN : logf(p[y] > 1e-12f ? p[y] : 1e-12f);
     }
     return loss / batch;
 }

@@ -45,7 +45,7 @@ cnn_status cnn_train_opts_from_cfg(const char *cfg_path, cnn_train_opts *o, cnn_
 float cnn_train_lr(const cnn_train_opts *o, long step);
 
 /* Fresh parameters for training: He-uniform weights, zero biases, batch-norm scale 1,
- * running mean 0 and variance 1. */
+ * running mean 0 and variance 1, PReLU slopes CNN_PRELU_INIT. */
 void cnn_train_init_params(cnn_net *net, cnn_rng *rng);
 
 typedef struct cnn_trainer cnn_trainer;

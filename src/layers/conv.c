@@ -1,6 +1,7 @@
 /* conv.c — [convolutional]: im2col + one GEMM per group, a direct loop for depthwise, batch-norm
  * folded into weights and bias at prepare, bias + activation fused into one pass.
- * Parameters in file order: biases[n], [scales[n], mean[n], variance[n]], weights[n][c/g][k][k]. */
+ * Parameters in file order: biases[n], [scales[n], mean[n], variance[n]], weights[n][c/g][k][k],
+ * [slopes[n] for activation=prelu (our extension; appended so the darknet part is unchanged)]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
         return cnn_fail(err, CNN_ERR_MODEL, "%dx%d kernel with padding %d does not fit a %dx%d input",
                         k, k, p->pad, l->in.h, l->in.w);
     const size_t nw = (size_t)n * (c / g) * k * k;
-    l->n_params = n + nw + (p->batch_norm ? 3u * n : 0u);
+    l->n_params = n + nw + (p->batch_norm ? 3u * n : 0u) + (l->act == CNN_ACT_PRELU ? (size_t)n : 0u);
     l->n_fused = p->batch_norm ? n + nw : 0;
     const int depthwise = g == c && g == n;
     const int direct_1x1 = k == 1 && p->stride == 1 && p->pad == 0;
@@ -86,12 +87,25 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
+size_t cnn_conv_n_weights(const cnn_layer *l)
+{
+    const conv_p *p = l->p;
+    return (size_t)p->filters * (l->in.c / p->groups) * p->size * p->size;
+}
+
+size_t cnn_conv_slope_offset(const cnn_layer *l)
+{
+    const conv_p *p = l->p;
+    return (size_t)p->filters * (p->batch_norm ? 4 : 1) + cnn_conv_n_weights(l);
+}
+
 static void conv_prepare(cnn_layer *l)
 {
     conv_p *p = l->p;
     const int n = p->filters;
     const size_t per = (size_t)(l->in.c / p->groups) * p->size * p->size;
     const float *bias = l->params;
+    p->slope = l->act == CNN_ACT_PRELU ? l->params + cnn_conv_slope_offset(l) : NULL;
     if (!p->batch_norm) {
         p->b = bias;
         p->w = l->params + n;
@@ -197,14 +211,18 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
                     }
                     cnn_gemm(0, 0, ng, cols, kk, 1.0f, wg, kk, col, cols, 0.0f, yg + (size_t)oy0 * ow,
                              spatial);
-                    for (int f = 0; f < ng; f++)
-                        cnn_bias_activate(yg + (size_t)f * spatial + (size_t)oy0 * ow,
-                                          p->b + gi * ng + f, 1, cols, l->act);
+                    for (int f = 0; f < ng; f++) {
+                        float *yf = yg + (size_t)f * spatial + (size_t)oy0 * ow;
+                        const int o = gi * ng + f;
+                        if (p->slope) cnn_bias_prelu(yf, p->b + o, p->slope + o, 1, cols);
+                        else cnn_bias_activate(yf, p->b + o, 1, cols, l->act);
+                    }
                 }
             }
             continue;
         }
-        cnn_bias_activate(y, p->b, n, spatial, l->act);
+        if (p->slope) cnn_bias_prelu(y, p->b, p->slope, n, spatial);
+        else cnn_bias_activate(y, p->b, n, spatial, l->act);
     }
 }
 

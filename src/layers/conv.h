@@ -10,7 +10,12 @@ typedef struct {
     int filters, size, stride, pad, groups, batch_norm;
     int dilation;
     const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
+    const float *slope; /* activation=prelu: the n learned slopes (params, after the weights) */
 } conv_p;
+
+/* Number of weights (n, c/g, k, k), and where a PReLU layer's slopes start in its params. */
+size_t cnn_conv_n_weights(const cnn_layer *l);
+size_t cnn_conv_slope_offset(const cnn_layer *l);
 
 /* Sets l->n_saved and l->n_train_ws for a training batch (called by plan). */
 void cnn_conv_plan_train(cnn_layer *l, int batch);
@@ -41,5 +46,8 @@ void cnn_bn_backward_frozen(float *dy, int n, int m, const float *scale, const f
 
 /* delta[i] *= act'(z[i]) */
 void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activation a);
+/* PReLU with slope a over n values: *dslope += sum of delta[i] * z[i] where z[i] <= 0, then
+ * delta[i] *= (z[i] > 0 ? 1 : a). */
+void cnn_prelu_backward(const float *z, float *delta, size_t n, float a, float *dslope);
 
 #endif

@@ -10,6 +10,7 @@
  *   input     dcol_g = W_g^T . dZ_g, then col2im per image into dL/d(input).
  * Z is kept channel-major (n x M) in l->saved, so batch-norm statistics are contiguous rows.
  * saved = [xhat n x M][z n x M][inv_std n]; z is the pre-activation value (after batch-norm).
+ * PReLU: dL/d(slope_f) = sum over channel f's values with z <= 0 of dL/dy * z.
  * train_ws = [col K x chunk cols][dcol K x chunk cols][dz n x M]. */
 #include <math.h>
 #include <string.h>
@@ -50,7 +51,9 @@ void cnn_conv_param_roles(const cnn_layer *l, unsigned char *roles)
         for (int f = 0; f < n; f++) roles[i++] = CNN_PARAM_BIAS; /* scales */
         for (int f = 0; f < 2 * n; f++) roles[i++] = CNN_PARAM_FIXED; /* mean, variance */
     }
-    for (; i < l->n_params; i++) roles[i] = CNN_PARAM_WEIGHT;
+    const size_t nw = cnn_conv_n_weights(l);
+    for (size_t k = 0; k < nw; k++) roles[i++] = CNN_PARAM_WEIGHT;
+    for (; i < l->n_params; i++) roles[i] = CNN_PARAM_SLOPE; /* prelu */
 }
 
 void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activation a)
@@ -63,9 +66,23 @@ void cnn_activation_backward(const float *z, float *delta, size_t n, cnn_activat
     case CNN_ACT_LEAKY:
         for (size_t i = 0; i < n; i++) delta[i] = z[i] > 0 ? delta[i] : 0.1f * delta[i];
         return;
+    case CNN_ACT_LEAKY_001:
+        for (size_t i = 0; i < n; i++) delta[i] = z[i] > 0 ? delta[i] : 0.01f * delta[i];
+        return;
     default:
         for (size_t i = 0; i < n; i++) delta[i] *= cnn_activation_grad(z[i], a);
     }
+}
+
+void cnn_prelu_backward(const float *z, float *delta, size_t n, float a, float *dslope)
+{
+    double ds = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (z[i] > 0) continue;
+        ds += (double)delta[i] * z[i];
+        delta[i] *= a;
+    }
+    *dslope += (float)ds;
 }
 
 float cnn_bn_momentum(const cnn_net *net)
@@ -264,11 +281,13 @@ void cnn_conv_forward_train(cnn_layer *l, const float *in, cnn_net *net)
             for (size_t i = 0; i < m; i++) zs[f * m + i] = z[f * m + i] + bias[f];
     }
     /* channel-major z -> (batch, n, spatial) output, activated */
+    const float *slope = l->act == CNN_ACT_PRELU ? l->params + cnn_conv_slope_offset(l) : NULL;
     for (int b = 0; b < batch; b++)
         for (int f = 0; f < n; f++) {
             float *y = l->output + ((size_t)b * n + f) * spatial;
             memcpy(y, zs + f * m + b * spatial, sizeof(float) * spatial);
-            cnn_activate_array(y, spatial, l->act);
+            if (slope) cnn_bias_prelu(y, NULL, slope + f, 1, (int)spatial);
+            else cnn_activate_array(y, spatial, l->act);
         }
 }
 
@@ -286,7 +305,13 @@ void cnn_conv_backward(cnn_layer *l, const float *in, float *in_delta, cnn_net *
         for (int f = 0; f < n; f++)
             memcpy(dz + f * m + b * spatial, l->delta + ((size_t)b * n + f) * spatial,
                    sizeof(float) * spatial);
-    cnn_activation_backward(zs, dz, (size_t)n * m, l->act);
+    if (l->act == CNN_ACT_PRELU) {
+        const size_t so = cnn_conv_slope_offset(l);
+        for (int f = 0; f < n; f++)
+            cnn_prelu_backward(zs + f * m, dz + f * m, m, l->params[so + f], l->grad + so + f);
+    } else {
+        cnn_activation_backward(zs, dz, (size_t)n * m, l->act);
+    }
     float *dbias = l->grad;
     if (p->batch_norm) {
         if (net->frozen)

@@ -53,12 +53,15 @@ typedef struct {
      * dL/d(input) into in_delta (NULL when nothing before needs it). May use net->train_ws. */
     void (*backward)(cnn_layer *l, const float *in, float *in_delta, cnn_net *net);
     /* Marks each parameter (file order): CNN_PARAM_FIXED (running statistics, updated by
-     * forward_train itself), CNN_PARAM_WEIGHT (decayed) or CNN_PARAM_BIAS (not decayed).
+     * forward_train itself), CNN_PARAM_WEIGHT (decayed), CNN_PARAM_BIAS or CNN_PARAM_SLOPE
+     * (not decayed).
      * NULL: all n_params are weights. */
     void (*param_roles)(const cnn_layer *l, unsigned char *roles);
 } cnn_layer_ops;
 
-enum { CNN_PARAM_FIXED = 0, CNN_PARAM_WEIGHT = 1, CNN_PARAM_BIAS = 2 };
+/* SLOPE: a learned activation slope (prelu); trained like a bias (no weight decay) but
+ * initialised to CNN_PRELU_INIT, not 0. */
+enum { CNN_PARAM_FIXED = 0, CNN_PARAM_WEIGHT = 1, CNN_PARAM_BIAS = 2, CNN_PARAM_SLOPE = 3 };
 
 struct cnn_layer {
     const cnn_layer_ops *ops;

@@ -27,6 +27,9 @@ static cnn_status shortcut_parse(cnn_layer *l, const cnn_cfg *cfg, cnn_cfg_secti
     const char *act = cnn_cfg_str(s, "activation", "linear");
     if (cnn_activation_parse(act, &l->act) != 0)
         return cnn_cfg_fail_err(err, cfg, s, cnn_cfg_find(s, "activation"), "unknown activation");
+    if (l->act == CNN_ACT_PRELU)
+        return cnn_cfg_fail_err(err, cfg, s, cnn_cfg_find(s, "activation"),
+                                "prelu (learned slopes) is supported in [convolutional] only");
     float alpha, beta;
     if ((st = cnn_cfg_float(cfg, s, "alpha", 1, 1, 1, &alpha, err))) return st;
     if ((st = cnn_cfg_float(cfg, s, "beta", 1, 1, 1, &beta, err))) return st;

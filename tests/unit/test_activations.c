@@ -123,6 +123,8 @@ static int near_kink(cnn_activation a, double x, double dist)
     switch (a) {
     case CNN_ACT_RELU:
     case CNN_ACT_LEAKY:
+    case CNN_ACT_LEAKY_001:
+    case CNN_ACT_PRELU:
     case CNN_ACT_ELU:
     case CNN_ACT_SELU: return fabs(x) < dist;
     case CNN_ACT_RELU6: return fabs(x) < dist || fabs(x - 6) < dist;
