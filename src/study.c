@@ -99,28 +99,6 @@ static int probe(cnn_net *net, const cnn_dataset *test, int n, cnn_actstats *st,
     return finite;
 }
 
-/* Precise batch-norm: the running statistics re-estimated with the final weights, as the plain
- * average of the batch statistics of `batches` training batches (training-mode forward, no
- * update; cnn_bn_momentum gives 1/(k+1) for the k-th of the first 100 batches). Without this a
- * short run is tested with averages taken while the weights were still moving. */
-static void recalibrate_bn(cnn_net *net, const cnn_dataset *train, const int *perm, int batches)
-{
-    int bn = 0;
-    for (int i = 0; i < net->n_layers; i++) bn |= net->layers[i].n_fused > 0;
-    if (!bn) return;
-    const uint64_t seen = net->seen;
-    const size_t per = cnn_shape_size(net->in);
-    const int avail = train->n / net->batch;
-    net->seen = 0;
-    for (int k = 0; k < batches && k < avail && k < 99; k++) {
-        for (int j = 0; j < net->batch; j++)
-            memcpy(net->input + per * j, cnn_data_sample(train, perm[k * net->batch + j]), sizeof(float) * per);
-        cnn_net_forward_train(net);
-        net->seen += (uint64_t)net->batch;
-    }
-    net->seen = seen;
-}
-
 void cnn_study_result_free(cnn_study_result *r)
 {
     if (!r) return;
@@ -193,7 +171,7 @@ cnn_status cnn_study_run(const char *cfg_path, const cnn_study_run_cfg *run,
             break;
         }
         loss_sum += loss, loss_n++;
-        if (step + 1 == b->steps) recalibrate_bn(net, train, perm, 50);
+        if (step + 1 == b->steps) cnn_trainer_recalibrate_bn(tr, train, 50); /* precise BN */
         if ((step + 1) % every == 0 || step + 1 == b->steps) {
             pt = &r->points[r->n_points++];
             pt->step = step + 1;

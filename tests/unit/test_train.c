@@ -235,6 +235,8 @@ static int kinks(cnn_activation a, float *k)
     switch (a) {
     case CNN_ACT_RELU:
     case CNN_ACT_LEAKY:
+    case CNN_ACT_LEAKY_001:
+    case CNN_ACT_PRELU:
     case CNN_ACT_ELU:
     case CNN_ACT_SELU: k[0] = 0; return 1;
     case CNN_ACT_RELU6: k[0] = 0, k[1] = 6; return 2;
