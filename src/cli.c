@@ -130,7 +130,7 @@ int cli_apply_threads(int threads)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    cnn_blas_set_threads(threads);
+    cnn_blas_set_threads(1); /* the network's own pool splits the work (pool.c) */
     return threads;
 }
 

@@ -8,6 +8,7 @@
 #include "heads.h"
 #include "layer.h"
 #include "net.h"
+#include "pool.h"
 
 static const char *const yolo_training_keys[] = {
     "jitter", "ignore_thresh", "truth_thresh", "random", "iou_thresh", "cls_normalizer",
@@ -69,22 +70,75 @@ static cnn_status yolo_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
-static inline float logistic(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* 1 / (1 + e^-x) with e^-x computed inline (Cephes' expf: 2^n times a degree-6 polynomial on
+ * [-ln2/2, ln2/2], within 2 ulp of expf) so that the loop vectorises; x is clamped to +-87, where
+ * the result is already 0 or 1 in float. */
+static inline __attribute__((always_inline)) float logistic(float x)
+{
+    float z = -x;
+    z = z > 87.0f ? 87.0f : (z < -87.0f ? -87.0f : z);
+    const float t = z * 1.44269504088896341f + 127.5f; /* n + 127 + 0.5, positive */
+    const int n = (int)t - 127;                          /* round(z / ln 2) */
+    const float r = z - (float)n * 0.693359375f + (float)n * 2.12194440e-4f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    q = q * r * r + r + 1.0f;
+    union {
+        int i;
+        float f;
+    } pow2 = {.i = (n + 127) << 23};
+    return 1.0f / (1.0f + q * pow2.f);
+}
+
+/* Threads (pool.c): tasks of YOLO_TASK_FLOATS, when there are several. */
+#define YOLO_TASK_FLOATS (16 * 1024)
+
+typedef struct {
+    const cnn_layer *l;
+    const float *in;
+    size_t chunk, total;
+} yolo_job;
+
+/* Elements [i0, i1) of the (batch, anchors, classes + 5, h, w) output. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
+               optimize("no-trapping-math")))
+static void yolo_range(const cnn_yolo_params *p, size_t hw, const float *in, float *out, size_t i0,
+                       size_t i1)
+{
+    const size_t entries = (size_t)(p->classes + 5), per_anchor = entries * hw;
+    const float sc = p->scale_x_y, shift = -0.5f * (sc - 1);
+    while (i0 < i1) {
+        /* the run of elements of one kind (x/y, w/h, the rest) that i0 starts */
+        const size_t e = i0 % per_anchor, base = i0 - e;
+        const size_t end = e < 2 * hw ? 2 * hw : (e < 4 * hw ? 4 * hw : per_anchor);
+        const size_t stop = base + end < i1 ? base + end : i1;
+        if (e < 2 * hw)
+            for (size_t i = i0; i < stop; i++) out[i] = logistic(in[i]) * sc + shift;
+        else if (e < 4 * hw)
+            memcpy(out + i0, in + i0, sizeof(float) * (stop - i0));
+        else
+            for (size_t i = i0; i < stop; i++) out[i] = logistic(in[i]);
+        i0 = stop;
+    }
+}
+
+static void yolo_task(void *ctx, int t, int worker)
+{
+    (void)worker;
+    const yolo_job *j = ctx;
+    const size_t i0 = (size_t)t * j->chunk, i1 = i0 + j->chunk < j->total ? i0 + j->chunk : j->total;
+    yolo_range(j->l->p, (size_t)j->l->out.h * j->l->out.w, j->in, j->l->output, i0, i1);
+}
 
 static void yolo_forward(cnn_layer *l, const float *in, cnn_net *net)
 {
-    const cnn_yolo_params *p = l->p;
-    const size_t size = cnn_shape_size(l->out), hw = (size_t)l->out.h * l->out.w;
-    const size_t entries = (size_t)(p->classes + 5);
-    const float sc = p->scale_x_y, shift = -0.5f * (sc - 1);
-    memcpy(l->output, in, sizeof(float) * size * net->batch);
-    for (int b = 0; b < net->batch; b++) {
-        for (int a = 0; a < p->n_mask; a++) {
-            float *base = l->output + b * size + a * entries * hw;
-            for (size_t i = 0; i < 2 * hw; i++) base[i] = logistic(base[i]) * sc + shift;
-            for (size_t i = 4 * hw; i < entries * hw; i++) base[i] = logistic(base[i]);
-        }
-    }
+    yolo_job j = {.l = l, .in = in, .chunk = YOLO_TASK_FLOATS};
+    j.total = cnn_shape_size(l->out) * net->batch;
+    cnn_pool_run(net->pool, (int)((j.total + j.chunk - 1) / j.chunk), yolo_task, &j);
 }
 
 static void yolo_describe(const cnn_layer *l, char *buf, size_t n)
