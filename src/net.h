@@ -52,7 +52,8 @@ cnn_status cnn_net_build_text(const char *text, size_t len, const char *name, in
 cnn_status cnn_net_clone(const cnn_net *src, cnn_net **out, cnn_error *err);
 void cnn_net_free(cnn_net *net);
 /* Sets the cores each forward uses (1..CNN_NET_MAX_THREADS), starting threads - 1 helpers and
- * sizing the workspace for them; the results do not depend on it. Not during a forward. */
+ * sizing the workspace for them; results agree across thread counts up to float rounding.
+ * Not during a forward. */
 cnn_status cnn_net_set_threads(cnn_net *net, int threads, cnn_error *err);
 #define CNN_NET_MAX_THREADS 256
 

@@ -134,18 +134,23 @@ static void conv_prepare(cnn_layer *l)
  * first layers: 27, 144) or the convolution is depthwise. These kernels instead copy each input
  * row once per output row into "phase rows" with its zero padding (for stride 2 split into even
  * and odd columns), so that one tap of 16 consecutive output pixels is one contiguous load:
- * - direct (k > 1, stride 1 or 2, no groups, K <= CONV_DIRECT_MAX_K): blocks of FB filters x 16
- *   pixels accumulate in vector registers over all K taps, the weights packed once at prepare,
- *   tap-major within each block of FB filters, so that each is one broadcast. FB is 16 with
- *   AVX-512 (16 of its 32 registers) and 4 otherwise. Above K = 200 OpenBLAS's packed kernels
- *   win (docs/BENCHMARKS.md), and on 1x1 layers too.
+ * - direct (k > 1, stride 1 or 2, no groups, K small): blocks of FB filters x 16 NX pixels
+ *   accumulate in vector registers over all K taps, the weights packed once at prepare,
+ *   tap-major within each block of FB filters, so that each is one broadcast; bias and
+ *   activation are applied before the store. With AVX-512 FB = 8, NX = 3 (24 of its 32
+ *   registers), else FB = 4, NX = 1. Measured against OpenBLAS (docs/BENCHMARKS.md): faster up to
+ *   K = 144, and up to K = 576 on maps 64 or more wide; OpenBLAS's packed kernels win on deeper
+ *   or narrower layers and on 1x1 ones.
  * - depthwise (groups == channels == filters): one k x k correlation per channel, each input
  *   row copied once: the whole channel at once, or for large maps into a ring of k slots (a
  *   window of k consecutive rows never shares a slot).
  * GCC vector extensions, one clone per instruction set, multiply-adds fused. */
 typedef float conv_v16 __attribute__((vector_size(64)));
-#define CONV_DIRECT_FB_MAX 16
-#define CONV_DIRECT_MAX_K 200
+#define CONV_DIRECT_FB_MAX 8
+/* direct for K up to the first, or the second on maps at least CONV_DIRECT_WIDE wide */
+#define CONV_DIRECT_MAX_K 160
+#define CONV_DIRECT_MAX_K_WIDE 600
+#define CONV_DIRECT_WIDE 64
 /* floats of scratch that hold one tap pointer */
 #define TAP_FLOATS ((sizeof(const float *) + sizeof(float) - 1) / sizeof(float))
 /* depthwise kernels up to this size and stride use the phase rows */
@@ -156,12 +161,17 @@ static conv_kind conv_kind_of(const cnn_layer *l, const conv_p *p)
 {
     const int c = l->in.c, k = p->size, s = p->stride;
     if (p->groups == c && p->groups == p->filters) return CONV_DEPTHWISE;
-    if (p->groups == 1 && k > 1 && (s == 1 || s == 2) && c * k * k <= CONV_DIRECT_MAX_K) return CONV_DIRECT;
+    const int kk = c * k * k;
+    if (p->groups == 1 && k > 1 && (s == 1 || s == 2) &&
+        (kk <= CONV_DIRECT_MAX_K || (kk <= CONV_DIRECT_MAX_K_WIDE && l->out.w >= CONV_DIRECT_WIDE)))
+        return CONV_DIRECT;
     return CONV_GEMM;
 }
 
-/* Filters per register block: 16 with AVX-512, else 4. */
-static int direct_fb(void) { return __builtin_cpu_supports("x86-64-v4") ? 16 : 4; }
+/* Filters per register block: DIRECT_FB_V4 with AVX-512, else 4. */
+#define DIRECT_FB_V4 8
+#define DIRECT_NX_V4 3
+static int direct_fb(void) { return __builtin_cpu_supports("x86-64-v4") ? DIRECT_FB_V4 : 4; }
 
 static size_t conv_packed_floats(const cnn_layer *l, const conv_p *p)
 {
@@ -212,49 +222,111 @@ static void phase_rows(float *r, int len, const float *plane, int h, int w, int 
     for (int ph = 0; ph < s; ph++) phase_row(r + (size_t)ph * len, len, src, w, s, ph - pad);
 }
 
-/* out[f][x] = sum over t of pw[t][f] * taps[t][x0 + x] for f < nf, x < n; out rows ldo apart.
- * taps[t] + x0 must be readable up to n rounded up to 16. */
-static inline __attribute__((always_inline)) void direct_block(const float *const *taps, size_t x0,
-                                                               int K, const float *pw, int nf,
-                                                               float *out, size_t ldo, int n,
-                                                               const int fb)
+/* Bias and these activations are applied in the kernels' registers before the store; the
+ * others afterwards over the stored rows (cnn_bias_activate without a bias). */
+typedef int conv_i16 __attribute__((vector_size(64)));
+static int act_in_kernel(cnn_activation a)
 {
-    for (size_t x = x0; x < x0 + n; x += 16) {
-        conv_v16 acc[CONV_DIRECT_FB_MAX];
+    return a == CNN_ACT_LINEAR || a == CNN_ACT_RELU || a == CNN_ACT_LEAKY;
+}
+
+/* activations.c's relu and leaky (x > 0 ? x : 0 or 0.1 x) on 16 values, in place, choosing by
+ * the sign bit (the same results, but that relu keeps a NaN; a vector compare here crashes
+ * GCC 12 in the default clone) */
+static inline __attribute__((always_inline)) void act_v16(conv_v16 *v, cnn_activation a)
+{
+    if (a != CNN_ACT_RELU && a != CNN_ACT_LEAKY) return;
+    const conv_i16 neg = (conv_i16)*v >> 31; /* all ones where the sign bit is set */
+    const conv_i16 small = a == CNN_ACT_LEAKY ? (conv_i16)(*v * 0.1f) : (conv_i16){0};
+    *v = (conv_v16)(((conv_i16)*v & ~neg) | (small & neg));
+}
+
+/* acc[f][i] = bias[f] + sum over t of pw[t][f] * taps[t][x + 16 i .. x + 16 i + 15], f < fb,
+ * i < nx. */
+static inline __attribute__((always_inline)) void direct_acc(const float *const *taps, size_t x,
+                                                             int K, const float *pw,
+                                                             const float *bias,
+                                                             conv_v16 acc[][3], const int fb,
+                                                             const int nx)
+{
 #pragma GCC unroll 16
-        for (int f = 0; f < fb; f++) acc[f] = (conv_v16){0};
-        const float *w = pw;
-        for (int t = 0; t < K; t++, w += fb) {
-            conv_v16 v;
-            memcpy(&v, taps[t] + x, sizeof v);
-#pragma GCC unroll 16
-            for (int f = 0; f < fb; f++) acc[f] += w[f] * v;
-        }
-        const size_t bytes = sizeof(float) * (x0 + n - x < 16 ? x0 + n - x : 16);
+    for (int f = 0; f < fb; f++)
+#pragma GCC unroll 3
+        for (int i = 0; i < nx; i++) acc[f][i] = (conv_v16){0} + bias[f];
+    const float *w = pw;
+    for (int t = 0; t < K; t++, w += fb) {
+        conv_v16 v[3];
+#pragma GCC unroll 3
+        for (int i = 0; i < nx; i++) memcpy(&v[i], taps[t] + x + 16 * i, sizeof v[i]);
 #pragma GCC unroll 16
         for (int f = 0; f < fb; f++)
-            if (f < nf) memcpy(out + f * ldo + (x - x0), &acc[f], bytes);
+#pragma GCC unroll 3
+            for (int i = 0; i < nx; i++) acc[f][i] += w[f] * v[i];
+    }
+}
+
+/* out[f][x] = act(bias[f] + sum over t of pw[t][f] * taps[t][x0 + x]) for f < nf, x < n (act
+ * only if act_in_kernel); out rows ldo apart. taps[t] + x0 must be readable up to n rounded up
+ * to 16. Pixels go nx vectors at a time, then one; whole vectors are stored straight from the
+ * registers, a last partial one through memory. */
+static inline __attribute__((always_inline)) void direct_block(const float *const *taps, size_t x0,
+                                                               int K, const float *pw,
+                                                               const float *bias,
+                                                               cnn_activation act, int nf,
+                                                               float *out, size_t ldo, int n,
+                                                               const int fb, const int nx)
+{
+    conv_v16 acc[CONV_DIRECT_FB_MAX][3];
+    int x = 0;
+    for (; x + 16 * nx <= n; x += 16 * nx) {
+        direct_acc(taps, x0 + x, K, pw, bias, acc, fb, nx);
+#pragma GCC unroll 16
+        for (int f = 0; f < fb; f++)
+#pragma GCC unroll 3
+            for (int i = 0; i < nx; i++) {
+                act_v16(&acc[f][i], act);
+                if (f < nf) memcpy(out + f * ldo + x + 16 * i, &acc[f][i], sizeof acc[f][i]);
+            }
+    }
+    for (; x + 16 <= n; x += 16) {
+        direct_acc(taps, x0 + x, K, pw, bias, acc, fb, 1);
+#pragma GCC unroll 16
+        for (int f = 0; f < fb; f++) {
+            act_v16(&acc[f][0], act);
+            if (f < nf) memcpy(out + f * ldo + x, &acc[f][0], sizeof acc[f][0]);
+        }
+    }
+    if (x < n) {
+        direct_acc(taps, x0 + x, K, pw, bias, acc, fb, 1);
+        for (int f = 0; f < nf; f++) {
+            float part[16];
+            act_v16(&acc[f][0], act);
+            memcpy(part, &acc[f][0], sizeof part);
+            memcpy(out + f * ldo + x, part, sizeof(float) * (n - x));
+        }
     }
 }
 
 __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast")))
-static void direct_block16(const float *const *taps, size_t x0, int K, const float *pw, int nf,
-                           float *out, size_t ldo, int n)
+static void direct_block_v4(const float *const *taps, size_t x0, int K, const float *pw,
+                            const float *bias, cnn_activation act, int nf, float *out, size_t ldo,
+                            int n)
 {
-    direct_block(taps, x0, K, pw, nf, out, ldo, n, 16);
+    direct_block(taps, x0, K, pw, bias, act, nf, out, ldo, n, DIRECT_FB_V4, DIRECT_NX_V4);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
-static void direct_block4(const float *const *taps, size_t x0, int K, const float *pw, int nf,
-                          float *out, size_t ldo, int n)
+static void direct_block_any(const float *const *taps, size_t x0, int K, const float *pw,
+                             const float *bias, cnn_activation act, int nf, float *out, size_t ldo,
+                             int n)
 {
-    direct_block(taps, x0, K, pw, nf, out, ldo, n, 4);
+    direct_block(taps, x0, K, pw, bias, act, nf, out, ldo, n, 4, 1);
 }
 
-/* All filters of p over rows rows of n pixels: row r reads taps[t] + r * tap_step and writes
- * out + r * out_step (filter rows ldo apart); then bias and activation. taps[t] + r * tap_step
- * must be readable up to n rounded up to 16. Each block of filters runs over all rows, so its
- * packed weights come from cache after the first. */
+/* All filters of p over rows rows of n pixels, bias and activation included: row r reads
+ * taps[t] + r * tap_step and writes out + r * out_step (filter rows ldo apart). taps[t] +
+ * r * tap_step must be readable up to n rounded up to 16. Each block of filters runs over all
+ * rows, so its packed weights come from cache after the first. */
 static void direct_filters(const cnn_layer *l, const conv_p *p, const float *const *taps, int K,
                            int rows, size_t tap_step, float *out, size_t out_step, size_t ldo, int n)
 {
@@ -262,14 +334,17 @@ static void direct_filters(const cnn_layer *l, const conv_p *p, const float *con
     for (int f0 = 0; f0 < m; f0 += fb) {
         const int nf = m - f0 < fb ? m - f0 : fb;
         const float *pw = p->packed + (size_t)f0 * K;
+        float bias[CONV_DIRECT_FB_MAX];
+        for (int f = 0; f < fb; f++) bias[f] = p->b[f0 + (f < nf ? f : nf - 1)];
         for (int r = 0; r < rows; r++) {
             float *o = out + r * out_step + f0 * ldo;
-            if (fb == 16) direct_block16(taps, r * tap_step, K, pw, nf, o, ldo, n);
-            else direct_block4(taps, r * tap_step, K, pw, nf, o, ldo, n);
+            if (fb == DIRECT_FB_V4) direct_block_v4(taps, r * tap_step, K, pw, bias, l->act, nf, o, ldo, n);
+            else direct_block_any(taps, r * tap_step, K, pw, bias, l->act, nf, o, ldo, n);
         }
     }
-    for (int r = 0; r < rows; r++)
-        for (int f = 0; f < m; f++) cnn_bias_activate(out + r * out_step + f * ldo, p->b + f, 1, n, l->act);
+    if (!act_in_kernel(l->act))
+        for (int r = 0; r < rows; r++)
+            for (int f = 0; f < m; f++) cnn_bias_activate(out + r * out_step + f * ldo, NULL, 1, n, l->act);
 }
 
 /* Direct: a tile of output rows needs (rows - 1) * s + k input rows of every channel as phase
@@ -310,12 +385,15 @@ static void direct_rows(const cnn_layer *l, const conv_p *p, const float *x, flo
     }
 }
 
-/* Output rows [0, oh) of one channel: out[oy][x] = sum over t of wt[t] * taps[t][oy * row_step
- * + x]. The (row, 16 pixels) units are taken four at a time, four independent accumulators, so
- * narrow rows (13, 10 pixels) keep the multiply-add units as busy as wide ones. */
+/* Output rows [0, oh) of one channel: out[oy][x] = act(bias + sum over t of wt[t] *
+ * taps[t][oy * row_step + x]) (act only if act_in_kernel). The (row, 16 pixels) units are taken
+ * four at a time, four independent accumulators, so narrow rows (13, 10 pixels) keep the
+ * multiply-add units as busy as wide ones. */
 static inline __attribute__((always_inline)) void depthwise_body(const float *const *taps,
                                                                  size_t row_step, const float *wt,
-                                                                 int kk, float *out, int oh, int ow)
+                                                                 int kk, float bias,
+                                                                 cnn_activation act, float *out,
+                                                                 int oh, int ow)
 {
     const int nb = (ow + 15) / 16, units = oh * nb;
     for (int u = 0; u < units; u += 4) {
@@ -328,7 +406,7 @@ static inline __attribute__((always_inline)) void depthwise_body(const float *co
             dst[i] = out + (size_t)oy * ow + x;
             cnt[i] = u + i < units ? (ow - x < 16 ? ow - x : 16) : 0;
         }
-        conv_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        conv_v16 a0 = (conv_v16){0} + bias, a1 = a0, a2 = a0, a3 = a0;
         for (int t = 0; t < kk; t++) {
             const float *src = taps[t];
             conv_v16 v0, v1, v2, v3;
@@ -338,19 +416,27 @@ static inline __attribute__((always_inline)) void depthwise_body(const float *co
             memcpy(&v3, src + off[3], sizeof v3);
             a0 += wt[t] * v0, a1 += wt[t] * v1, a2 += wt[t] * v2, a3 += wt[t] * v3;
         }
-        memcpy(dst[0], &a0, sizeof(float) * cnt[0]);
-        memcpy(dst[1], &a1, sizeof(float) * cnt[1]);
-        memcpy(dst[2], &a2, sizeof(float) * cnt[2]);
-        memcpy(dst[3], &a3, sizeof(float) * cnt[3]);
+        act_v16(&a0, act), act_v16(&a1, act), act_v16(&a2, act), act_v16(&a3, act);
+        if (cnt[0] + cnt[1] + cnt[2] + cnt[3] == 64) { /* fixed-size copies: plain stores */
+            memcpy(dst[0], &a0, sizeof a0);
+            memcpy(dst[1], &a1, sizeof a1);
+            memcpy(dst[2], &a2, sizeof a2);
+            memcpy(dst[3], &a3, sizeof a3);
+        } else {
+            memcpy(dst[0], &a0, sizeof(float) * cnt[0]);
+            memcpy(dst[1], &a1, sizeof(float) * cnt[1]);
+            memcpy(dst[2], &a2, sizeof(float) * cnt[2]);
+            memcpy(dst[3], &a3, sizeof(float) * cnt[3]);
+        }
     }
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
                optimize("fp-contract=fast")))
 static void depthwise_kernel(const float *const *taps, size_t row_step, const float *wt, int kk,
-                             float *out, int oh, int ow)
+                             float bias, cnn_activation act, float *out, int oh, int ow)
 {
-    depthwise_body(taps, row_step, wt, kk, out, oh, ow);
+    depthwise_body(taps, row_step, wt, kk, bias, act, out, oh, ow);
 }
 
 /* A channel's phase rows are built whole when they fit in this many floats (then one kernel
@@ -407,13 +493,14 @@ static void depthwise_channels(const cnn_layer *l, const conv_p *p, const float 
         const float *plane = in + (size_t)ch * h * w, *wt = p->w + (size_t)ch * kk;
         if (!depthwise_scratch(k, s, oh, ow)) {
             depthwise_generic(p, in, ch, h, w, dst, oh, ow);
+            cnn_bias_activate(dst, p->b + ch, 1, oh * ow, l->act);
         } else if (whole) {
             for (int r = 0; r < (oh - 1) * s + k; r++)
                 phase_rows(scratch + (size_t)r * s * len, len, plane, h, w, r - pad, s, pad);
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
                     taps[ky * k + kx] = scratch + ((size_t)ky * s + kx % s) * len + kx / s;
-            depthwise_kernel(taps, (size_t)s * s * len, wt, kk, dst, oh, ow);
+            depthwise_kernel(taps, (size_t)s * s * len, wt, kk, p->b[ch], l->act, dst, oh, ow);
         } else {
             int filled = -pad - 1; /* the last input row copied into the ring */
             for (int oy = 0; oy < oh; oy++) {
@@ -426,10 +513,11 @@ static void depthwise_channels(const cnn_layer *l, const conv_p *p, const float 
                     }
                     for (int kx = 0; kx < k; kx++) taps[ky * k + kx] = rows + (size_t)(kx % s) * len + kx / s;
                 }
-                depthwise_kernel(taps, 0, wt, kk, dst + (size_t)oy * ow, 1, ow);
+                depthwise_kernel(taps, 0, wt, kk, p->b[ch], l->act, dst + (size_t)oy * ow, 1, ow);
             }
         }
-        cnn_bias_activate(dst, p->b + ch, 1, oh * ow, l->act);
+        if (depthwise_scratch(k, s, oh, ow) && !act_in_kernel(l->act))
+            cnn_bias_activate(dst, NULL, 1, oh * ow, l->act);
     }
 }
 

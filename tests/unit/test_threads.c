@@ -137,8 +137,8 @@ static const char MIXED[] =
     "[convolutional]\nbatch_normalize=1\nfilters=16\ngroups=16\nsize=3\nstride=1\npad=1\n"
     "activation=relu6\n"
     /* 2: 1x1 on a large map: GEMM on bands of the input itself */
-    "[convolutional]\nfilters=24\nsize=1\nstride=1\nactivation=leaky\n"
-    /* 3: K = 216: im2col + GEMM in bands of rows, each thread its own slice of workspace */
+    "[convolutional]\nfilters=72\nsize=1\nstride=1\nactivation=leaky\n"
+    /* 3: K = 648: im2col + GEMM in bands of rows, each thread its own slice of workspace */
     "[convolutional]\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=linear\n"
     /* 4: depthwise 5x5 stride 2 -> 16x40x48 */
     "[convolutional]\nfilters=16\ngroups=16\nsize=5\nstride=2\npad=1\nactivation=linear\n"
