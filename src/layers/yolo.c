@@ -70,30 +70,6 @@ static cnn_status yolo_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
-/* 1 / (1 + e^-x) with e^-x computed inline (Cephes' expf: 2^n times a degree-6 polynomial on
- * [-ln2/2, ln2/2], within 2 ulp of expf) so that the loop vectorises; x is clamped to +-87, where
- * the result is already 0 or 1 in float. */
-static inline __attribute__((always_inline)) float logistic(float x)
-{
-    float z = -x;
-    z = z > 87.0f ? 87.0f : (z < -87.0f ? -87.0f : z);
-    const float t = z * 1.44269504088896341f + 127.5f; /* n + 127 + 0.5, positive */
-    const int n = (int)t - 127;                          /* round(z / ln 2) */
-    const float r = z - (float)n * 0.693359375f + (float)n * 2.12194440e-4f;
-    float q = 1.9875691500e-4f;
-    q = q * r + 1.3981999507e-3f;
-    q = q * r + 8.3334519073e-3f;
-    q = q * r + 4.1665795894e-2f;
-    q = q * r + 1.6666665459e-1f;
-    q = q * r + 5.0000001201e-1f;
-    q = q * r * r + r + 1.0f;
-    union {
-        int i;
-        float f;
-    } pow2 = {.i = (n + 127) << 23};
-    return 1.0f / (1.0f + q * pow2.f);
-}
-
 /* Threads (pool.c): tasks of YOLO_TASK_FLOATS, when there are several. */
 #define YOLO_TASK_FLOATS (16 * 1024)
 
@@ -117,11 +93,11 @@ static void yolo_range(const cnn_yolo_params *p, size_t hw, const float *in, flo
         const size_t end = e < 2 * hw ? 2 * hw : (e < 4 * hw ? 4 * hw : per_anchor);
         const size_t stop = base + end < i1 ? base + end : i1;
         if (e < 2 * hw)
-            for (size_t i = i0; i < stop; i++) out[i] = logistic(in[i]) * sc + shift;
+            for (size_t i = i0; i < stop; i++) out[i] = cnn_head_logistic(in[i]) * sc + shift;
         else if (e < 4 * hw)
             memcpy(out + i0, in + i0, sizeof(float) * (stop - i0));
         else
-            for (size_t i = i0; i < stop; i++) out[i] = logistic(in[i]);
+            for (size_t i = i0; i < stop; i++) out[i] = cnn_head_logistic(in[i]);
         i0 = stop;
     }
 }
