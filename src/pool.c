@@ -30,7 +30,7 @@
 /* How long a waiting thread spins before it sleeps. */
 #define POOL_SPIN_NS 100000
 
-/* The ticket: generation (24 bits) | task count (20 bits) | next task (20 bits). */
+/* The ticket: generation (24 bits) | end of the unclaimed tasks (20 bits) | start (20 bits). */
 #define TICKET_BITS 20
 #define TICKET_MASK ((UINT64_C(1) << TICKET_BITS) - 1)
 #define POOL_MAX_TASKS ((int)TICKET_MASK)
@@ -92,17 +92,20 @@ static int spin_more(spinner *s)
     return 1;
 }
 
-/* Claims and runs tasks of job gen until none is left; returns how many it ran. */
+/* Claims and runs tasks of job gen until none is left; returns how many it ran. The caller
+ * takes tasks from the front, helpers from the back: layers cut the same way in a row (bands of
+ * rows) then leave each core the part of the data that it wrote itself, in its own cache. */
 static int run_tasks(cnn_pool *p, unsigned gen, int worker)
 {
     int ran = 0;
+    const uint64_t step = worker == 0 ? 1 : -(UINT64_C(1) << TICKET_BITS);
     uint64_t t = atomic_load(&p->ticket);
     for (;;) {
-        if (TICKET_GEN(t) != gen || (t & TICKET_MASK) >= ((t >> TICKET_BITS) & TICKET_MASK))
-            return ran;
-        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) continue;
+        const unsigned start = (unsigned)(t & TICKET_MASK), end = (unsigned)((t >> TICKET_BITS) & TICKET_MASK);
+        if (TICKET_GEN(t) != gen || start >= end) return ran;
+        if (!atomic_compare_exchange_weak(&p->ticket, &t, t + step)) continue;
         /* the job cannot end before this task does, so fn and ctx are still this job's */
-        p->fn(p->ctx, (int)(t & TICKET_MASK), worker);
+        p->fn(p->ctx, (int)(worker == 0 ? start : end - 1), worker);
         ran++;
         t = atomic_load(&p->ticket);
     }

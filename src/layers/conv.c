@@ -44,7 +44,7 @@ static int band_rows(int kk, int oh, int ow)
 
 /* Which kernel a convolution runs, by its shape alone (so the same at any thread count); see
  * "Direct kernels" below. */
-typedef enum { CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM } conv_kind;
+typedef enum { CONV_DEPTHWISE, CONV_DIRECT, CONV_POINTWISE, CONV_GEMM } conv_kind;
 static conv_kind conv_kind_of(const cnn_layer *l, const conv_p *p);
 static size_t conv_scratch(const cnn_layer *l, const conv_p *p);
 static size_t conv_packed_floats(const cnn_layer *l, const conv_p *p);
@@ -98,7 +98,9 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     l->n_params = n + nw + (p->batch_norm ? 3u * n : 0u);
     /* fused: batch-norm bias, then either the folded weights or the packed ones */
     l->n_fused = (p->batch_norm ? n : 0) +
-                 (conv_kind_of(l, p) == CONV_DIRECT ? conv_packed_floats(l, p) : (p->batch_norm ? nw : 0));
+                 (conv_kind_of(l, p) == CONV_DIRECT || conv_kind_of(l, p) == CONV_POINTWISE
+                      ? conv_packed_floats(l, p)
+                      : (p->batch_norm ? nw : 0));
     l->n_workspace = conv_scratch(l, p);
     l->flops = 2.0 * nw * l->out.h * l->out.w;
     return CNN_OK;
@@ -109,7 +111,7 @@ static void conv_prepare(cnn_layer *l)
     conv_p *p = l->p;
     const int n = p->filters;
     const size_t per = (size_t)(l->in.c / p->groups) * p->size * p->size;
-    const int packs = conv_kind_of(l, p) == CONV_DIRECT;
+    const int packs = conv_kind_of(l, p) == CONV_DIRECT || conv_kind_of(l, p) == CONV_POINTWISE;
     const float *bias = l->params;
     p->packed = NULL;
     if (!p->batch_norm) {
@@ -140,17 +142,22 @@ static void conv_prepare(cnn_layer *l)
  *   activation are applied before the store. With AVX-512 FB = 8, NX = 3 (24 of its 32
  *   registers), else FB = 4, NX = 1. Measured against OpenBLAS (docs/BENCHMARKS.md): faster up to
  *   K = 144, and up to K = 576 on maps 64 or more wide; OpenBLAS's packed kernels win on deeper
- *   or narrower layers and on 1x1 ones.
+ *   or narrower layers.
+ * - pointwise (1x1, stride 1, no groups, at most CONV_POINTWISE_MAX_K channels): the same
+ *   kernel with the input channels themselves as the taps (no phase rows); faster than OpenBLAS
+ *   on the depthwise models' thin 1x1 layers, whose GEMMs are too small for its blocking.
  * - depthwise (groups == channels == filters): one k x k correlation per channel, each input
  *   row copied once: the whole channel at once, or for large maps into a ring of k slots (a
  *   window of k consecutive rows never shares a slot).
  * GCC vector extensions, one clone per instruction set, multiply-adds fused. */
 typedef float conv_v16 __attribute__((vector_size(64)));
 #define CONV_DIRECT_FB_MAX 8
-/* direct for K up to the first, or the second on maps at least CONV_DIRECT_WIDE wide */
+/* direct for K up to the first, or the second on maps at least CONV_DIRECT_WIDE wide; 1x1
+ * (pointwise) for up to CONV_POINTWISE_MAX_K input channels */
 #define CONV_DIRECT_MAX_K 160
 #define CONV_DIRECT_MAX_K_WIDE 600
 #define CONV_DIRECT_WIDE 64
+#define CONV_POINTWISE_MAX_K 64
 /* floats of scratch that hold one tap pointer */
 #define TAP_FLOATS ((sizeof(const float *) + sizeof(float) - 1) / sizeof(float))
 /* depthwise kernels up to this size and stride use the phase rows */
@@ -162,6 +169,8 @@ static conv_kind conv_kind_of(const cnn_layer *l, const conv_p *p)
     const int c = l->in.c, k = p->size, s = p->stride;
     if (p->groups == c && p->groups == p->filters) return CONV_DEPTHWISE;
     const int kk = c * k * k;
+    if (p->groups == 1 && k == 1 && s == 1 && p->pad == 0 && c <= CONV_POINTWISE_MAX_K)
+        return CONV_POINTWISE;
     if (p->groups == 1 && k > 1 && (s == 1 || s == 2) &&
         (kk <= CONV_DIRECT_MAX_K || (kk <= CONV_DIRECT_MAX_K_WIDE && l->out.w >= CONV_DIRECT_WIDE)))
         return CONV_DIRECT;
@@ -385,6 +394,34 @@ static void direct_rows(const cnn_layer *l, const conv_p *p, const float *x, flo
     }
 }
 
+/* Pointwise: pixels [p0, p1) of all filters of one image; x is (K, spatial), y (n, spatial).
+ * The taps are the input channels themselves; a last partial block of 16 is copied into scratch
+ * (after the K tap pointers: K x 16 floats) so that no load runs past the input. Steps of
+ * CONV_POINTWISE_COLS pixels keep their input in L2 while every block of filters reads it. */
+#define CONV_POINTWISE_COLS 480
+static void pointwise_cols(const cnn_layer *l, const conv_p *p, const float *x, float *y, int p0,
+                           int p1, float *scratch)
+{
+    const int K = l->in.c, spatial = l->out.h * l->out.w;
+    const float **taps = (const float **)(void *)scratch;
+    float *tail = scratch + (size_t)K * TAP_FLOATS;
+    for (int c0 = p0; c0 < p1; c0 += CONV_POINTWISE_COLS) {
+        const int c1 = c0 + CONV_POINTWISE_COLS < p1 ? c0 + CONV_POINTWISE_COLS : p1;
+        const int full = c1 == spatial ? c0 + (c1 - c0) / 16 * 16 : c1;
+        if (full > c0) {
+            for (int t = 0; t < K; t++) taps[t] = x + (size_t)t * spatial + c0;
+            direct_filters(l, p, taps, K, 1, 0, y + c0, 0, spatial, full - c0);
+        }
+        if (full < c1) {
+            for (int t = 0; t < K; t++) {
+                memcpy(tail + t * 16, x + (size_t)t * spatial + full, sizeof(float) * (c1 - full));
+                taps[t] = tail + t * 16;
+            }
+            direct_filters(l, p, taps, K, 1, 0, y + full, 0, spatial, c1 - full);
+        }
+    }
+}
+
 /* Output rows [0, oh) of one channel: out[oy][x] = act(bias + sum over t of wt[t] *
  * taps[t][oy * row_step + x]) (act only if act_in_kernel). The (row, 16 pixels) units are taken
  * four at a time, four independent accumulators, so narrow rows (13, 10 pixels) keep the
@@ -533,6 +570,7 @@ static size_t conv_scratch(const cnn_layer *l, const conv_p *p)
     case CONV_DIRECT:
         n = taps + (size_t)c * ((direct_tile_rows(l, p) - 1) * s + k) * s * phase_len(k, s, ow);
         break;
+    case CONV_POINTWISE: n = taps + (size_t)c * 16; break;
     case CONV_GEMM: /* 1x1 stride 1: the input is the column matrix */
         if (k > 1 || s > 1 || p->pad > 0) n = (size_t)kk * band_rows(kk, oh, ow) * ow;
         break;
@@ -542,7 +580,8 @@ static size_t conv_scratch(const cnn_layer *l, const conv_p *p)
 
 /* Threads (design in pool.c). A convolution is cut into tasks that each compute their own
  * part of the output, bias and activation included (applied while it is in cache):
- * - direct: bands of output rows of an image; depthwise: blocks of channels;
+ * - direct: bands of output rows of an image; pointwise: ranges of pixels; depthwise: blocks of
+ *   channels;
  * - im2col + GEMM (1-thread sgemm per task), by the shape of the map:
  *   - bands: (image, group, band of output rows) tasks, each unrolling its band into its own
  *     slice of the workspace (net->workspace holds l->n_workspace floats per thread). Used when
@@ -573,7 +612,7 @@ typedef struct {
     size_t ws_slice;   /* floats per thread */
     int direct;        /* GEMM of a 1x1 stride 1: the input is the column matrix */
     int rows, n_bands; /* rows per band, bands per map (or per image) */
-    int cols;          /* small-map GEMM: pixels per task */
+    int cols;          /* pointwise, small-map GEMM: pixels per task */
     int m_block;       /* small-map GEMM: filters per task */
     int c_block;       /* depthwise and im2col: channels per task */
     int b, gi;         /* small-map GEMM: the image and group being computed */
@@ -661,6 +700,17 @@ static void conv_direct_task(void *ctx, int t, int worker)
                     oy0, oy1, worker_scratch(j, worker));
 }
 
+static void conv_pointwise_task(void *ctx, int t, int worker)
+{
+    const conv_job *j = ctx;
+    const cnn_layer *l = j->l;
+    const int spatial = l->out.h * l->out.w, b = t / j->n_bands;
+    const int p0 = t % j->n_bands * j->cols, p1 = p0 + j->cols < spatial ? p0 + j->cols : spatial;
+    if (p0 < p1)
+        pointwise_cols(l, j->p, j->in + b * cnn_shape_size(l->in), l->output + b * cnn_shape_size(l->out),
+                       p0, p1, worker_scratch(j, worker));
+}
+
 static void depthwise_task(void *ctx, int t, int worker)
 {
     const conv_job *j = ctx;
@@ -700,6 +750,11 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
         j.rows = ceil_div(oh, per_image);
         j.n_bands = ceil_div(oh, j.rows);
         cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands, conv_direct_task, &j);
+        return;
+    case CONV_POINTWISE:
+        j.cols = ceil_div(ceil_div(spatial, per_image), 16) * 16;
+        j.n_bands = ceil_div(spatial, j.cols);
+        cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands, conv_pointwise_task, &j);
         return;
     case CONV_GEMM: break;
     }

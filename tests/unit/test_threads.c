@@ -2,10 +2,10 @@
  * yolo.c). The pool runs every task exactly once on valid worker ids, job after job, sleeping
  * and waking. A network run at 2, 3 and 4 threads gives the same layer outputs as at 1 thread
  * (within 1e-5 of each layer's largest value) for every way a convolution is split: the direct
- * kernel's bands of rows (stride 1 and 2), depthwise channels (3x3 stride 1, 5x5 stride 2), GEMM
- * bands with per-thread im2col slices and on the input itself (1x1), small maps split into
- * blocks of filters or of columns, groups; batch 1 and 2; and each of those layers really was
- * handed to the helpers. Clones keep their own pools, and two 2-thread clones forwarding at once
+ * kernel's bands of rows (stride 1 and 2), the pointwise kernel's pixel ranges, depthwise
+ * channels (3x3 stride 1, 5x5 stride 2), GEMM bands with per-thread im2col slices and on the
+ * input itself (1x1), small maps split into blocks of filters or of columns, groups; batch 1 and
+ * 2; and each of those layers really was handed to the helpers. Clones keep their own pools, and two 2-thread clones forwarding at once
  * agree with the original. */
 #include <check.h>
 #include <pthread.h>
@@ -136,32 +136,34 @@ static const char MIXED[] =
     /* 1: depthwise 3x3 stride 1, blocks of channels */
     "[convolutional]\nbatch_normalize=1\nfilters=16\ngroups=16\nsize=3\nstride=1\npad=1\n"
     "activation=relu6\n"
-    /* 2: 1x1 on a large map: GEMM on bands of the input itself */
+    /* 2: pointwise kernel (1x1, K = 16), ranges of pixels */
     "[convolutional]\nfilters=72\nsize=1\nstride=1\nactivation=leaky\n"
-    /* 3: K = 648: im2col + GEMM in bands of rows, each thread its own slice of workspace */
+    /* 3: 1x1 with K = 72 on a large map: GEMM on bands of the input itself */
+    "[convolutional]\nfilters=72\nsize=1\nstride=1\nactivation=swish\n"
+    /* 4: K = 648: im2col + GEMM in bands of rows, each thread its own slice of workspace */
     "[convolutional]\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=linear\n"
-    /* 4: depthwise 5x5 stride 2 -> 16x40x48 */
+    /* 5: depthwise 5x5 stride 2 -> 16x40x48 */
     "[convolutional]\nfilters=16\ngroups=16\nsize=5\nstride=2\npad=1\nactivation=linear\n"
-    /* 5: direct kernel at stride 2 (K = 144) -> 64x20x24 */
+    /* 6: direct kernel at stride 2 (K = 144) -> 64x20x24 */
     "[convolutional]\nbatch_normalize=1\nfilters=64\nsize=3\nstride=2\npad=1\nactivation=mish\n"
-    /* 6: a small map (one band), K = 576, fewer filters than pixels: unrolled once, blocks of
+    /* 7: a small map (one band), K = 576, fewer filters than pixels: unrolled once, blocks of
      * columns */
     "[convolutional]\nfilters=32\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    /* 7: maxpool 2x2/2 -> 32x10x12 */
+    /* 8: maxpool 2x2/2 -> 32x10x12 */
     "[maxpool]\nsize=2\nstride=2\n"
-    /* 8: small map, K = 288, more filters than pixels: blocks of filters */
+    /* 9: small map, K = 288, more filters than pixels: blocks of filters */
     "[convolutional]\nfilters=200\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    /* 9: 1x1 on a small map: blocks of filters over the input itself */
+    /* 10: 1x1 with K = 200 on a small map: blocks of filters over the input itself */
     "[convolutional]\nfilters=96\nsize=1\nstride=1\nactivation=logistic\n"
-    /* 10: groups=2 on the small map: a task per group */
+    /* 11: groups=2 on the small map: a task per group */
     "[convolutional]\nfilters=64\ngroups=2\nsize=3\nstride=1\npad=1\nactivation=relu\n"
-    /* 11: maxpool 2x2/1 keeps the size */
+    /* 12: maxpool 2x2/1 keeps the size */
     "[maxpool]\nsize=2\nstride=1\n"
     "[convolutional]\nfilters=18\nsize=1\nactivation=linear\n"
     "[yolo]\nmask=0,1,2\nanchors=4,6, 8,10, 12,16\nclasses=1\nnum=3\n";
 
 /* Layers of MIXED whose work must reach the helpers at 2 threads (batch 1). */
-static const int SPLIT_LAYERS[] = {0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+static const int SPLIT_LAYERS[] = {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11};
 
 static float *forward_copy(cnn_net *net)
 {
