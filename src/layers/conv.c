@@ -143,21 +143,20 @@ static void conv_prepare(cnn_layer *l)
  *   registers), else FB = 4, NX = 1. Measured against OpenBLAS (docs/BENCHMARKS.md): faster up to
  *   K = 144, and up to K = 576 on maps 64 or more wide; OpenBLAS's packed kernels win on deeper
  *   or narrower layers.
- * - pointwise (1x1, stride 1, no groups, at most CONV_POINTWISE_MAX_K channels): the same
- *   kernel with the input channels themselves as the taps (no phase rows); faster than OpenBLAS
- *   on the depthwise models' thin 1x1 layers, whose GEMMs are too small for its blocking.
+ * - pointwise (1x1, stride 1, unpadded, no groups): the same kernel with the input channels
+ *   themselves as the taps (no phase rows); measured faster than OpenBLAS on every 1x1 layer of
+ *   the benchmark models, thin or deep (K up to 1024), whose GEMMs are too narrow for its
+ *   blocking.
  * - depthwise (groups == channels == filters): one k x k correlation per channel, each input
  *   row copied once: the whole channel at once, or for large maps into a ring of k slots (a
  *   window of k consecutive rows never shares a slot).
  * GCC vector extensions, one clone per instruction set, multiply-adds fused. */
 typedef float conv_v16 __attribute__((vector_size(64)));
 #define CONV_DIRECT_FB_MAX 8
-/* direct for K up to the first, or the second on maps at least CONV_DIRECT_WIDE wide; 1x1
- * (pointwise) for up to CONV_POINTWISE_MAX_K input channels */
+/* direct for K up to the first, or the second on maps at least CONV_DIRECT_WIDE wide */
 #define CONV_DIRECT_MAX_K 160
 #define CONV_DIRECT_MAX_K_WIDE 600
 #define CONV_DIRECT_WIDE 64
-#define CONV_POINTWISE_MAX_K 64
 /* floats of scratch that hold one tap pointer */
 #define TAP_FLOATS ((sizeof(const float *) + sizeof(float) - 1) / sizeof(float))
 /* depthwise kernels up to this size and stride use the phase rows */
@@ -169,8 +168,7 @@ static conv_kind conv_kind_of(const cnn_layer *l, const conv_p *p)
     const int c = l->in.c, k = p->size, s = p->stride;
     if (p->groups == c && p->groups == p->filters) return CONV_DEPTHWISE;
     const int kk = c * k * k;
-    if (p->groups == 1 && k == 1 && s == 1 && p->pad == 0 && c <= CONV_POINTWISE_MAX_K)
-        return CONV_POINTWISE;
+    if (p->groups == 1 && k == 1 && s == 1 && p->pad == 0) return CONV_POINTWISE;
     if (p->groups == 1 && k > 1 && (s == 1 || s == 2) &&
         (kk <= CONV_DIRECT_MAX_K || (kk <= CONV_DIRECT_MAX_K_WIDE && l->out.w >= CONV_DIRECT_WIDE)))
         return CONV_DIRECT;
@@ -332,28 +330,30 @@ static void direct_block_any(const float *const *taps, size_t x0, int K, const f
     direct_block(taps, x0, K, pw, bias, act, nf, out, ldo, n, 4, 1);
 }
 
-/* All filters of p over rows rows of n pixels, bias and activation included: row r reads
+/* Filters [f0, f1) of p (f0 a multiple of the block) over rows rows of n pixels, bias and
+ * activation included: row r reads
  * taps[t] + r * tap_step and writes out + r * out_step (filter rows ldo apart). taps[t] +
  * r * tap_step must be readable up to n rounded up to 16. Each block of filters runs over all
  * rows, so its packed weights come from cache after the first. */
 static void direct_filters(const cnn_layer *l, const conv_p *p, const float *const *taps, int K,
-                           int rows, size_t tap_step, float *out, size_t out_step, size_t ldo, int n)
+                           int f0, int f1, int rows, size_t tap_step, float *out, size_t out_step,
+                           size_t ldo, int n)
 {
-    const int m = p->filters, fb = p->packed_fb;
-    for (int f0 = 0; f0 < m; f0 += fb) {
-        const int nf = m - f0 < fb ? m - f0 : fb;
-        const float *pw = p->packed + (size_t)f0 * K;
+    const int fb = p->packed_fb;
+    for (int b0 = f0; b0 < f1; b0 += fb) {
+        const int nf = f1 - b0 < fb ? f1 - b0 : fb;
+        const float *pw = p->packed + (size_t)b0 * K;
         float bias[CONV_DIRECT_FB_MAX];
-        for (int f = 0; f < fb; f++) bias[f] = p->b[f0 + (f < nf ? f : nf - 1)];
+        for (int f = 0; f < fb; f++) bias[f] = p->b[b0 + (f < nf ? f : nf - 1)];
         for (int r = 0; r < rows; r++) {
-            float *o = out + r * out_step + f0 * ldo;
+            float *o = out + r * out_step + b0 * ldo;
             if (fb == DIRECT_FB_V4) direct_block_v4(taps, r * tap_step, K, pw, bias, l->act, nf, o, ldo, n);
             else direct_block_any(taps, r * tap_step, K, pw, bias, l->act, nf, o, ldo, n);
         }
     }
     if (!act_in_kernel(l->act))
         for (int r = 0; r < rows; r++)
-            for (int f = 0; f < m; f++) cnn_bias_activate(out + r * out_step + f * ldo, NULL, 1, n, l->act);
+            for (int f = f0; f < f1; f++) cnn_bias_activate(out + r * out_step + f * ldo, NULL, 1, n, l->act);
 }
 
 /* Direct: a tile of output rows needs (rows - 1) * s + k input rows of every channel as phase
@@ -390,17 +390,18 @@ static void direct_rows(const cnn_layer *l, const conv_p *p, const float *x, flo
                 for (int kx = 0; kx < k; kx++)
                     taps[(ch * k + ky) * k + kx] = cp + ((size_t)ky * s + kx % s) * len + kx / s;
         }
-        direct_filters(l, p, taps, K, rows, (size_t)s * s * len, y + (size_t)ty * ow, ow, spatial, ow);
+        direct_filters(l, p, taps, K, 0, p->filters, rows, (size_t)s * s * len, y + (size_t)ty * ow, ow,
+                       spatial, ow);
     }
 }
 
-/* Pointwise: pixels [p0, p1) of all filters of one image; x is (K, spatial), y (n, spatial).
+/* Pointwise: pixels [p0, p1) of filters [f0, f1) of one image; x is (K, spatial), y (n, spatial).
  * The taps are the input channels themselves; a last partial block of 16 is copied into scratch
  * (after the K tap pointers: K x 16 floats) so that no load runs past the input. Steps of
  * CONV_POINTWISE_COLS pixels keep their input in L2 while every block of filters reads it. */
 #define CONV_POINTWISE_COLS 480
 static void pointwise_cols(const cnn_layer *l, const conv_p *p, const float *x, float *y, int p0,
-                           int p1, float *scratch)
+                           int p1, int f0, int f1, float *scratch)
 {
     const int K = l->in.c, spatial = l->out.h * l->out.w;
     const float **taps = (const float **)(void *)scratch;
@@ -410,14 +411,14 @@ static void pointwise_cols(const cnn_layer *l, const conv_p *p, const float *x, 
         const int full = c1 == spatial ? c0 + (c1 - c0) / 16 * 16 : c1;
         if (full > c0) {
             for (int t = 0; t < K; t++) taps[t] = x + (size_t)t * spatial + c0;
-            direct_filters(l, p, taps, K, 1, 0, y + c0, 0, spatial, full - c0);
+            direct_filters(l, p, taps, K, f0, f1, 1, 0, y + c0, 0, spatial, full - c0);
         }
         if (full < c1) {
             for (int t = 0; t < K; t++) {
                 memcpy(tail + t * 16, x + (size_t)t * spatial + full, sizeof(float) * (c1 - full));
                 taps[t] = tail + t * 16;
             }
-            direct_filters(l, p, taps, K, 1, 0, y + full, 0, spatial, c1 - full);
+            direct_filters(l, p, taps, K, f0, f1, 1, 0, y + full, 0, spatial, c1 - full);
         }
     }
 }
@@ -613,7 +614,8 @@ typedef struct {
     int direct;        /* GEMM of a 1x1 stride 1: the input is the column matrix */
     int rows, n_bands; /* rows per band, bands per map (or per image) */
     int cols;          /* pointwise, small-map GEMM: pixels per task */
-    int m_block;       /* small-map GEMM: filters per task */
+    int m_block;       /* pointwise, small-map GEMM: filters per task */
+    int n_franges;     /* pointwise: ranges of filters */
     int c_block;       /* depthwise and im2col: channels per task */
     int b, gi;         /* small-map GEMM: the image and group being computed */
 } conv_job;
@@ -704,11 +706,13 @@ static void conv_pointwise_task(void *ctx, int t, int worker)
 {
     const conv_job *j = ctx;
     const cnn_layer *l = j->l;
-    const int spatial = l->out.h * l->out.w, b = t / j->n_bands;
-    const int p0 = t % j->n_bands * j->cols, p1 = p0 + j->cols < spatial ? p0 + j->cols : spatial;
-    if (p0 < p1)
+    const int spatial = l->out.h * l->out.w, m = j->p->filters, per_image = j->n_bands * j->n_franges;
+    const int b = t / per_image, band = t % per_image / j->n_franges, fr = t % j->n_franges;
+    const int p0 = band * j->cols, p1 = p0 + j->cols < spatial ? p0 + j->cols : spatial;
+    const int f0 = fr * j->m_block, f1 = f0 + j->m_block < m ? f0 + j->m_block : m;
+    if (p0 < p1 && f0 < f1)
         pointwise_cols(l, j->p, j->in + b * cnn_shape_size(l->in), l->output + b * cnn_shape_size(l->out),
-                       p0, p1, worker_scratch(j, worker));
+                       p0, p1, f0, f1, worker_scratch(j, worker));
 }
 
 static void depthwise_task(void *ctx, int t, int worker)
@@ -752,9 +756,18 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
         cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands, conv_direct_task, &j);
         return;
     case CONV_POINTWISE:
-        j.cols = ceil_div(ceil_div(spatial, per_image), 16) * 16;
+        if (parallel && (n > spatial || spatial < 64 * per_image)) {
+            /* more filters than pixels, or a small map (20x20 and smaller): blocks of filters over
+             * the whole map, so each task reads only its share of the weights */
+            j.m_block = ceil_div(ceil_div(n, p->packed_fb), threads * CONV_MBLOCKS_PER_THREAD) * p->packed_fb;
+            j.cols = spatial;
+        } else {
+            j.m_block = n;
+            j.cols = ceil_div(ceil_div(spatial, per_image), 16) * 16;
+        }
         j.n_bands = ceil_div(spatial, j.cols);
-        cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands, conv_pointwise_task, &j);
+        j.n_franges = ceil_div(n, j.m_block);
+        cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands * j.n_franges, conv_pointwise_task, &j);
         return;
     case CONV_GEMM: break;
     }

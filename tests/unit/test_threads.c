@@ -2,10 +2,10 @@
  * yolo.c). The pool runs every task exactly once on valid worker ids, job after job, sleeping
  * and waking. A network run at 2, 3 and 4 threads gives the same layer outputs as at 1 thread
  * (within 1e-5 of each layer's largest value) for every way a convolution is split: the direct
- * kernel's bands of rows (stride 1 and 2), the pointwise kernel's pixel ranges, depthwise
- * channels (3x3 stride 1, 5x5 stride 2), GEMM bands with per-thread im2col slices and on the
- * input itself (1x1), small maps split into blocks of filters or of columns, groups; batch 1 and
- * 2; and each of those layers really was handed to the helpers. Clones keep their own pools, and two 2-thread clones forwarding at once
+ * kernel's bands of rows (stride 1 and 2), the pointwise kernel's pixel ranges and filter
+ * blocks, depthwise channels (3x3 stride 1, 5x5 stride 2), GEMM bands with per-thread im2col
+ * slices, small maps split into blocks of filters or of columns, groups; batch 1 and 2; and each
+ * of those layers really was handed to the helpers. Clones keep their own pools, and two 2-thread clones forwarding at once
  * agree with the original. */
 #include <check.h>
 #include <pthread.h>
@@ -138,7 +138,7 @@ static const char MIXED[] =
     "activation=relu6\n"
     /* 2: pointwise kernel (1x1, K = 16), ranges of pixels */
     "[convolutional]\nfilters=72\nsize=1\nstride=1\nactivation=leaky\n"
-    /* 3: 1x1 with K = 72 on a large map: GEMM on bands of the input itself */
+    /* 3: pointwise, K = 72, an activation applied after the kernel */
     "[convolutional]\nfilters=72\nsize=1\nstride=1\nactivation=swish\n"
     /* 4: K = 648: im2col + GEMM in bands of rows, each thread its own slice of workspace */
     "[convolutional]\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=linear\n"
@@ -153,8 +153,8 @@ static const char MIXED[] =
     "[maxpool]\nsize=2\nstride=2\n"
     /* 9: small map, K = 288, more filters than pixels: blocks of filters */
     "[convolutional]\nfilters=200\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    /* 10: 1x1 with K = 200 on a small map: blocks of filters over the input itself */
-    "[convolutional]\nfilters=96\nsize=1\nstride=1\nactivation=logistic\n"
+    /* 10: pointwise on a small map (K = 200, more filters than pixels): blocks of filters */
+    "[convolutional]\nfilters=160\nsize=1\nstride=1\nactivation=logistic\n"
     /* 11: groups=2 on the small map: a task per group */
     "[convolutional]\nfilters=64\ngroups=2\nsize=3\nstride=1\npad=1\nactivation=relu\n"
     /* 12: maxpool 2x2/1 keeps the size */
