@@ -596,6 +596,7 @@ static size_t conv_scratch(const cnn_layer *l, const conv_p *p)
  * does not depend on the thread count (sgemm may round differently on a narrower block). */
 #define CONV_THREAD_MIN_MACS (256 * 1024)
 #define DEPTHWISE_THREAD_MIN_MACS (32 * 1024)
+#define CONV_IM2COL_SPLIT_FLOATS (128 * 1024)
 /* Tasks per thread where the split is free to choose: more than one, so that a core slowed by
  * another process hands work to the other. */
 #define CONV_TASKS_PER_THREAD 4
@@ -801,7 +802,9 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
     j.c_block = ceil_div(cg, 2 * threads);
     for (j.b = 0; j.b < batch; j.b++) {
         for (j.gi = 0; j.gi < g; j.gi++) {
-            if (!j.direct) cnn_pool_run(net->pool, ceil_div(cg, j.c_block), conv_im2col_task, &j);
+            if (!j.direct) /* unrolling a small matrix is not worth a hand-off */
+                cnn_pool_run((size_t)kk * spatial >= CONV_IM2COL_SPLIT_FLOATS ? net->pool : NULL,
+                             ceil_div(cg, j.c_block), conv_im2col_task, &j);
             cnn_pool_run(net->pool, ceil_div(ng, j.m_block) * ceil_div(spatial, j.cols),
                          conv_gemm_block_task, &j);
         }
