@@ -140,6 +140,16 @@ int cli_apply_threads(int threads)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
+    cnn_blas_set_threads(1); /* the network's own pool splits the work (pool.c) */
+    return threads;
+}
+
+int cli_apply_blas_threads(int threads)
+{
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
     cnn_blas_set_threads(threads);
     return threads;
 }

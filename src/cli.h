@@ -53,7 +53,7 @@ typedef struct {
     {"cfg", 0, CLI_STR, &(mo).cfg, "FILE", "darknet .cfg (instead of -m)", 0, 0},                \
     {"weights", 0, CLI_STR, &(mo).weights, "FILE", "darknet .weights (with --cfg)", 0, 0},       \
     {"names", 0, CLI_STR, &(mo).names, "FILE", "class names, one per line", 0, 0},               \
-    {"threads", 't', CLI_INT, &(mo).threads, "N", "OpenBLAS threads (default: all cores)", 1, 256}
+    {"threads", 't', CLI_INT, &(mo).threads, "N", "threads (cores) per forward pass (default: all cores)", 1, 256}
 
 /* Resolves and opens the model; prints the error and returns an exit code (0 on success). */
 int cli_open_model(const cli_model_opts *mo, const char *default_model, int batch, cnn_model *m);
@@ -61,8 +61,12 @@ int cli_open_model(const cli_model_opts *mo, const char *default_model, int batc
 /* Prints "cnndemo: <message>" on stderr and returns the exit code for the status. */
 int cli_report(const cnn_error *err);
 
-/* Chooses OpenBLAS threads (mo->threads or all cores) and applies them. Returns the count. */
+/* Resolves the thread count (mo->threads, or all cores for 0) and returns it; sets OpenBLAS to
+ * one thread, since a network splits its layers over its own pool (cnn_net_set_threads). */
 int cli_apply_threads(int threads);
+/* Training: the forward and backward GEMMs call OpenBLAS directly (no pool), so OpenBLAS gets
+ * the threads (0 = all cores). Returns the count. */
+int cli_apply_blas_threads(int threads);
 
 double cli_now(void);
 

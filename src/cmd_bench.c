@@ -44,6 +44,11 @@ int cmd_bench(int argc, char **argv)
     cnn_model m;
     if ((rc = cli_open_model(&mo, "face", batch, &m))) return rc;
     cnn_net *net = m.net;
+    cnn_error terr = {0};
+    if (cnn_net_set_threads(net, threads, &terr)) {
+        cnn_model_close(&m);
+        return cli_report(&terr);
+    }
     const size_t n_in = cnn_shape_size(net->in);
     if (image) {
         cnn_rgb8 img;
@@ -101,7 +106,7 @@ int cmd_bench(int argc, char **argv)
         }
         printf("}\n");
     } else {
-        printf("model %s, input %dx%dx%d, batch %d, %d OpenBLAS thread%s (%s kernels)\n",
+        printf("model %s, input %dx%dx%d, batch %d, %d thread%s (OpenBLAS %s kernels)\n",
                m.paths.name, net->in.w, net->in.h, net->in.c, batch, threads, threads == 1 ? "" : "s",
                cnn_blas_corename());
         printf("%d warm-up + %d timed runs (ms): min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f  max %.3f\n",

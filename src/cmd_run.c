@@ -543,7 +543,7 @@ static int run(run_task task, int argc, char **argv)
     if (cores < 1) cores = 1;
     n_workers = o.jobs ? o.jobs : (inputs.n > 1 ? (int)cores : 1);
     if ((size_t)n_workers > inputs.n) n_workers = inputs.n ? (int)inputs.n : 1;
-    /* no oversubscription by default: workers x BLAS threads <= cores */
+    /* no oversubscription by default: workers x threads per worker <= cores */
     threads = cli_apply_threads(o.mo.threads ? o.mo.threads : (int)(cores / n_workers > 0 ? cores / n_workers : 1));
     c.window = 4 * (size_t)n_workers;
     c.slots = calloc(c.window, sizeof *c.slots);
@@ -556,6 +556,7 @@ static int run(run_task task, int argc, char **argv)
         worker *w = &workers[i];
         w->c = &c;
         if (cnn_net_clone(m.net, &w->net, &err)) goto fail;
+        if (cnn_net_set_threads(w->net, threads, &err)) goto fail;
         if (o.explain && cnn_explainer_create(m.net, o.explain_layer >= 0 ? o.explain_layer : m.net->explain_layer,
                                               &w->explainer, &err))
             goto fail;
@@ -612,7 +613,7 @@ static int run(run_task task, int argc, char **argv)
     if (o.verbose) print_timing(&c);
     if (!o.quiet) {
         double wall = cli_now() - c.t0;
-        fprintf(stderr, "%d image%s processed, %d failed%s in %.1f s (%.1f img/s, %d worker%s x %d BLAS thread%s); results in %s/\n",
+        fprintf(stderr, "%d image%s processed, %d failed%s in %.1f s (%.1f img/s, %d worker%s x %d thread%s); results in %s/\n",
                 c.n_ok, c.n_ok == 1 ? "" : "s", c.n_failed, interrupted ? ", INTERRUPTED" : "", wall,
                 wall > 0 ? (c.n_ok + c.n_failed) / wall : 0.0, n_workers, n_workers == 1 ? "" : "s",
                 threads, threads == 1 ? "" : "s", o.out_dir);

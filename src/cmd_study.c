@@ -522,7 +522,7 @@ int cmd_study(int argc, char **argv)
     if (!limit && quick) limit = 3000;
     if (!test_limit && quick) test_limit = 2000;
     if (!epochs) epochs = 2;
-    cli_apply_threads(threads);
+    cli_apply_blas_threads(threads);
 
     cnn_error err = {0};
     cnn_dataset train = {0}, test = {0};

@@ -178,11 +178,12 @@ int cmd_forward(int argc, char **argv)
         return 2;
     }
     cnn_model m;
-    cli_apply_threads(mo.threads);
+    const int threads = cli_apply_threads(mo.threads);
     if ((rc = cli_open_model(&mo, "face", 1, &m))) return rc;
     cnn_net *net = m.net;
     cnn_error err = {0};
-    cnn_status st = CNN_OK;
+    cnn_status st = cnn_net_set_threads(net, threads, &err);
+    if (st) goto out;
     size_t n_in = cnn_shape_size(net->in);
     if (input_npy) {
         char *raw;

@@ -123,7 +123,7 @@ int cmd_train(int argc, char **argv)
     o.checkpoint_every = ckpt_every;
     o.quiet = quiet;
     if (!batch) batch = cfg_batch(cfg_path);
-    cli_apply_threads(threads);
+    cli_apply_blas_threads(threads);
 
     cnn_net *net = NULL;
     cnn_dataset ds = {0}, val = {0};

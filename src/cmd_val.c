@@ -605,6 +605,7 @@ int cmd_val(int argc, char **argv)
     if ((rc = cli_open_model(&o.mo, NULL, o.batch, &m))) return rc;
     const int threads = cli_apply_threads(o.mo.threads);
     cnn_net *net = m.net;
+    if (cnn_net_set_threads(net, threads, &err)) goto fail;
     int has_head = 0;
     for (int i = 0; i < net->n_layers; i++)
         has_head |= net->layers[i].role == CNN_LAYER_YOLO || net->layers[i].role == CNN_LAYER_REGION;

@@ -112,6 +112,8 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     choose_blas_kernels(argv);
+    /* OpenBLAS runs on one thread: a network splits its layers over its own pool (pool.c) */
+    cnn_blas_set_threads(1);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -190,7 +190,7 @@ void cnn_net_init_random(cnn_net *net, cnn_rng *rng)
          * precede them in connected; both have n_params = out + weights [+ 3*out], and a prelu
          * conv has its out slopes after the weights. */
         const int outs = l->out.c;
-        const int bn = l->n_fused > 0, prelu = l->act == CNN_ACT_PRELU; /* prelu: conv only */
+        const int bn = l->batch_norm, prelu = l->act == CNN_ACT_PRELU; /* prelu: conv only */
         const size_t nw = l->n_params - (size_t)outs * (bn ? 4 : 1) - (prelu ? outs : 0);
         const float fan_in = (float)nw / outs;
         const float scale = sqrtf(2.0f / fan_in) * sqrtf(3.0f); /* He, uniform */

@@ -96,6 +96,7 @@ void cnn_net_free(cnn_net *net)
     free(net->grads);
     free(net->saved);
     free(net->train_ws);
+    cnn_pool_free(net->pool);
     free(net);
 }
 
@@ -127,7 +128,7 @@ static cnn_status allocate(cnn_net *net, int with_params, cnn_error *err)
                         net->n_workspace, CNN_NET_MAX_BYTES >> 20);
     net->input = alloc_floats(n_in);
     net->acts = alloc_floats(net->n_acts);
-    net->workspace = alloc_floats(net->n_workspace);
+    net->workspace = alloc_floats(net->n_workspace * net->threads);
     if (with_params) {
         net->params = alloc_floats(net->n_params);
         net->fused = alloc_floats(net->n_fused);
@@ -150,7 +151,8 @@ static cnn_status allocate(cnn_net *net, int with_params, cnn_error *err)
 
 size_t cnn_net_memory_bytes(const cnn_net *net)
 {
-    return (net->n_params + net->n_fused + net->n_acts + net->n_workspace) * sizeof(float);
+    return (net->n_params + net->n_fused + net->n_acts + net->n_workspace * net->threads) *
+           sizeof(float);
 }
 
 static cnn_status build_from_cfg(cnn_cfg *cfg, int batch, cnn_net **out, cnn_error *err)
@@ -160,6 +162,7 @@ static cnn_status build_from_cfg(cnn_cfg *cfg, int batch, cnn_net **out, cnn_err
     cnn_net *net = calloc(1, sizeof *net);
     if (!net) return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
     net->batch = batch;
+    net->threads = 1;
     net->cfg_path = strdup(cfg->path);
     cnn_status st = CNN_OK;
     if (!net->cfg_path) {
@@ -257,6 +260,7 @@ cnn_status cnn_net_clone(const cnn_net *src, cnn_net **out, cnn_error *err)
     *net = *src;
     net->shares_params = 1;
     net->input = net->acts = net->workspace = NULL;
+    net->pool = NULL;
     net->layers = malloc(sizeof *net->layers * src->n_layers);
     if (!net->layers) {
         free(net);
@@ -271,7 +275,40 @@ cnn_status cnn_net_clone(const cnn_net *src, cnn_net **out, cnn_error *err)
         return st;
     }
     /* allocate() re-pointed params/fused views at the same blocks; keep them. */
+    if (net->threads > 1 && (st = cnn_pool_create(net->threads, &net->pool, err))) {
+        cnn_net_free(net);
+        return st;
+    }
     *out = net;
+    return CNN_OK;
+}
+
+cnn_status cnn_net_set_threads(cnn_net *net, int threads, cnn_error *err)
+{
+    if (threads < 1 || threads > CNN_NET_MAX_THREADS)
+        return cnn_fail(err, CNN_ERR_USAGE, "%d threads: expected 1..%d", threads, CNN_NET_MAX_THREADS);
+    if (threads == net->threads) return CNN_OK;
+    const int old = net->threads;
+    net->threads = threads;
+    const size_t bytes = cnn_net_memory_bytes(net);
+    net->threads = old;
+    if (bytes > CNN_NET_MAX_BYTES)
+        return cnn_fail(err, CNN_ERR_USAGE, "%s: %d threads would need %.1f MiB, over the %llu MiB limit",
+                        net->cfg_path, threads, bytes / 1048576.0, CNN_NET_MAX_BYTES >> 20);
+    cnn_pool *pool = NULL;
+    cnn_status st;
+    if (threads > 1 && (st = cnn_pool_create(threads, &pool, err))) return st;
+    float *ws = alloc_floats(net->n_workspace * threads);
+    if (!ws) {
+        cnn_pool_free(pool);
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory for the workspace of %d threads",
+                        net->cfg_path, threads);
+    }
+    free(net->workspace);
+    cnn_pool_free(net->pool);
+    net->workspace = ws;
+    net->pool = pool;
+    net->threads = threads;
     return CNN_OK;
 }
 

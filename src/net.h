@@ -2,7 +2,9 @@
  * allocate parameter, activation and workspace blocks once), weights I/O and forward.
  * The cnn_net owns everything it points to; free with cnn_net_free. A built network is
  * read-only during forward except for its own activations and workspace: to run several images
- * at once on threads, build one network per thread (cnn_net_clone shares the parameters). */
+ * at once on threads, build one network per thread (cnn_net_clone shares the parameters).
+ * A network runs each forward on `threads` cores (1 after building; cnn_net_set_threads): the
+ * caller's thread plus a pool of helpers it owns (pool.c). */
 #ifndef CNN_NET_H
 #define CNN_NET_H
 
@@ -10,6 +12,7 @@
 
 #include "image.h"
 #include "layer.h"
+#include "pool.h"
 
 /* Refuse networks whose planned memory exceeds this (a malicious or mistyped cfg). */
 #define CNN_NET_MAX_BYTES (8ull << 30)
@@ -30,8 +33,10 @@ struct cnn_net {
     size_t n_fused;
     float *acts;           /* all layer outputs */
     size_t n_acts;
-    float *workspace;      /* shared scratch */
+    float *workspace;      /* scratch: threads slices of n_workspace floats */
     size_t n_workspace;
+    int threads;           /* cores a forward uses, counting the caller's */
+    cnn_pool *pool;        /* threads - 1 helpers; NULL for 1 thread */
     double flops;          /* per image */
     int shares_params;     /* a clone: params/fused belong to another net */
     /* training state (cnn_net_train_alloc) */
@@ -53,10 +58,15 @@ cnn_status cnn_net_build(const char *cfg_path, int batch, cnn_net **out, cnn_err
 /* Same from cfg text already in memory (name used in messages). */
 cnn_status cnn_net_build_text(const char *text, size_t len, const char *name, int batch,
                               cnn_net **out, cnn_error *err);
-/* A network sharing src's parameters, with its own activations and workspace, for another
- * thread. src must outlive the clone. */
+/* A network sharing src's parameters, with its own activations, workspace and thread pool (of
+ * src's thread count), for another thread. src must outlive the clone. */
 cnn_status cnn_net_clone(const cnn_net *src, cnn_net **out, cnn_error *err);
 void cnn_net_free(cnn_net *net);
+/* Sets the cores each forward uses (1..CNN_NET_MAX_THREADS), starting threads - 1 helpers and
+ * sizing the workspace for them; results agree across thread counts up to float rounding.
+ * Not during a forward. */
+cnn_status cnn_net_set_threads(cnn_net *net, int threads, cnn_error *err);
+#define CNN_NET_MAX_THREADS 256
 
 /* Bytes a weights file for this network must have, for a given header version. */
 uint64_t cnn_net_weights_bytes(const cnn_net *net, int major, int minor);

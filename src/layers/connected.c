@@ -24,6 +24,7 @@ static cnn_status connected_parse(cnn_layer *l, const cnn_cfg *cfg, cnn_cfg_sect
     cnn_status st;
     if ((st = cnn_cfg_int(cfg, s, "output", 1, 1, 1 << 24, &p->outputs, err))) return st;
     if ((st = cnn_cfg_int(cfg, s, "batch_normalize", 0, 0, 1, &p->batch_norm, err))) return st;
+    l->batch_norm = p->batch_norm;
     const char *act = cnn_cfg_str(s, "activation", "logistic");
     if (cnn_activation_parse(act, &l->act) != 0)
         return cnn_cfg_fail_err(err, cfg, s, cnn_cfg_find(s, "activation"), "unknown activation");

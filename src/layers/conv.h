@@ -10,7 +10,11 @@ typedef struct {
     int filters, size, stride, pad, groups, batch_norm;
     int dilation;
     const float *w, *b; /* inference weights (n, c/g, k, k) and bias (n): params or fused */
-    const float *slope; /* activation=prelu: the n learned slopes (params, after the weights) */
+    const float *packed; /* direct and pointwise kernels: the inference weights packed
+                            (conv_pack), in fused; w is then NULL if it would have been a folded
+                            copy (batch-norm) */
+    int packed_fb;       /* filters per block of packed */
+    const float *slope;  /* activation=prelu: the n learned slopes (params, after the weights) */
 } conv_p;
 
 /* Number of weights (n, c/g, k, k), and where a PReLU layer's slopes start in its params. */

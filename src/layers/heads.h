@@ -8,6 +8,34 @@
 
 #define CNN_HEAD_MAX_ANCHORS 32
 
+/* e^x within 2 ulp of expf for |x| <= 87 (clamped beyond, where logistic and softmax are already
+ * 0 or 1 in float), written so that loops over it vectorise: Cephes' expf, 2^n times a degree-6
+ * polynomial on [-ln2/2, ln2/2]. */
+static inline __attribute__((always_inline)) float cnn_head_exp(float x)
+{
+    x = x > 87.0f ? 87.0f : (x < -87.0f ? -87.0f : x);
+    const float t = x * 1.44269504088896341f + 127.5f; /* n + 127 + 0.5, positive */
+    const int n = (int)t - 127;                          /* round(x / ln 2) */
+    const float r = x - (float)n * 0.693359375f + (float)n * 2.12194440e-4f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    q = q * r * r + r + 1.0f;
+    union {
+        int i;
+        float f;
+    } pow2 = {.i = (n + 127) << 23};
+    return q * pow2.f;
+}
+
+static inline __attribute__((always_inline)) float cnn_head_logistic(float x)
+{
+    return 1.0f / (1.0f + cnn_head_exp(-x));
+}
+
 typedef struct {
     int classes, num, n_mask;
     int mask[CNN_HEAD_MAX_ANCHORS];

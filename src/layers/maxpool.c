@@ -7,6 +7,7 @@
 
 #include "layer.h"
 #include "net.h"
+#include "pool.h"
 
 typedef struct {
     int size, stride, padding;
@@ -58,38 +59,79 @@ static void maxpool_2x2s2(const float *src, int h, int w, float *dst, int oh, in
     }
 }
 
-static void maxpool_forward(cnn_layer *l, const float *in, cnn_net *net)
+/* 2x2 stride 1 starting at 0 (yolov3-tiny's size-keeping pool): the last row and column see
+ * only the cells that exist. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void maxpool_2x2s1(const float *src, int h, int w, float *dst, int oh, int ow)
 {
-    const maxpool_p *p = l->p;
-    if (p->size == 2 && p->stride == 2 && p->padding / 2 == 0) {
-        const int planes = net->batch * l->in.c;
-        for (int pl = 0; pl < planes; pl++)
-            maxpool_2x2s2(in + (size_t)pl * l->in.h * l->in.w, l->in.h, l->in.w,
-                          l->output + (size_t)pl * l->out.h * l->out.w, l->out.h, l->out.w);
+    for (int oy = 0; oy < oh; oy++) {
+        const float *r0 = src + (size_t)oy * w;
+        const float *r1 = oy + 1 < h ? r0 + w : r0;
+        float *d = dst + (size_t)oy * ow;
+        for (int ox = 0; ox < w - 1; ox++) {
+            const float a = r0[ox] > r0[ox + 1] ? r0[ox] : r0[ox + 1];
+            const float b = r1[ox] > r1[ox + 1] ? r1[ox] : r1[ox + 1];
+            d[ox] = a > b ? a : b;
+        }
+        if (ow == w) d[w - 1] = r0[w - 1] > r1[w - 1] ? r0[w - 1] : r1[w - 1];
+    }
+}
+
+static void maxpool_plane(const maxpool_p *p, const float *src, int h, int w, float *dst, int oh,
+                          int ow)
+{
+    if (p->size == 2 && p->padding / 2 == 0 && (p->stride == 2 || p->stride == 1)) {
+        if (p->stride == 2) maxpool_2x2s2(src, h, w, dst, oh, ow);
+        else maxpool_2x2s1(src, h, w, dst, oh, ow);
         return;
     }
-    const int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w, off = -p->padding / 2;
-    const int planes = net->batch * l->in.c;
-    for (int pl = 0; pl < planes; pl++) {
-        const float *src = in + (size_t)pl * h * w;
-        float *dst = l->output + (size_t)pl * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
-            for (int ox = 0; ox < ow; ox++) {
-                float best = -FLT_MAX;
-                for (int ky = 0; ky < p->size; ky++) {
-                    const int iy = off + oy * p->stride + ky;
-                    if (iy < 0 || iy >= h) continue;
-                    for (int kx = 0; kx < p->size; kx++) {
-                        const int ix = off + ox * p->stride + kx;
-                        if (ix < 0 || ix >= w) continue;
-                        const float v = src[iy * w + ix];
-                        if (v > best) best = v;
-                    }
+    const int off = -p->padding / 2;
+    for (int oy = 0; oy < oh; oy++) {
+        for (int ox = 0; ox < ow; ox++) {
+            float best = -FLT_MAX;
+            for (int ky = 0; ky < p->size; ky++) {
+                const int iy = off + oy * p->stride + ky;
+                if (iy < 0 || iy >= h) continue;
+                for (int kx = 0; kx < p->size; kx++) {
+                    const int ix = off + ox * p->stride + kx;
+                    if (ix < 0 || ix >= w) continue;
+                    const float v = src[iy * w + ix];
+                    if (v > best) best = v;
                 }
-                dst[oy * ow + ox] = best;
             }
+            dst[oy * ow + ox] = best;
         }
     }
+}
+
+/* Threads (pool.c): blocks of planes (channels of all images), when the layer is big enough for
+ * the hand-off to pay. */
+#define MAXPOOL_THREAD_MIN_FLOATS (64 * 1024)
+
+typedef struct {
+    const cnn_layer *l;
+    const float *in;
+    int block, planes;
+} maxpool_job;
+
+static void maxpool_task(void *ctx, int t, int worker)
+{
+    (void)worker;
+    const maxpool_job *j = ctx;
+    const cnn_layer *l = j->l;
+    const int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
+    const int p1 = (t + 1) * j->block < j->planes ? (t + 1) * j->block : j->planes;
+    for (int pl = t * j->block; pl < p1; pl++)
+        maxpool_plane(l->p, j->in + (size_t)pl * h * w, h, w, l->output + (size_t)pl * oh * ow, oh, ow);
+}
+
+static void maxpool_forward(cnn_layer *l, const float *in, cnn_net *net)
+{
+    const int threads = cnn_pool_threads(net->pool);
+    maxpool_job j = {.l = l, .in = in, .planes = net->batch * l->in.c};
+    const int parallel = threads > 1 && (size_t)j.planes * l->in.h * l->in.w >= MAXPOOL_THREAD_MIN_FLOATS;
+    j.block = parallel ? (j.planes + 4 * threads - 1) / (4 * threads) : j.planes;
+    cnn_pool_run(parallel ? net->pool : NULL, (j.planes + j.block - 1) / j.block, maxpool_task, &j);
 }
 
 static void maxpool_describe(const cnn_layer *l, char *buf, size_t n)

@@ -73,7 +73,37 @@ static cnn_status region_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
-static inline float logistic(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* One anchor's entries, in place: base is (coords + 1 + classes, hw). Logistic and softmax use
+ * heads.h's vectorisable e^x; the softmax runs over blocks of 64 pixels at a time so that its
+ * loops are along pixels. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
+               optimize("no-trapping-math")))
+static void region_anchor(const cnn_region_params *p, float *base, size_t hw)
+{
+    for (size_t i = 0; i < 2 * hw; i++) base[i] = cnn_head_logistic(base[i]);
+    float *obj = base + p->coords * hw;
+    for (size_t i = 0; i < hw; i++) obj[i] = cnn_head_logistic(obj[i]);
+    if (!p->softmax || p->classes == 0) return;
+    float *cls = obj + hw;
+    for (size_t i0 = 0; i0 < hw; i0 += 64) {
+        const size_t n = hw - i0 < 64 ? hw - i0 : 64;
+        float mx[64], sum[64];
+        for (size_t i = 0; i < n; i++) mx[i] = cls[i0 + i], sum[i] = 0;
+        for (int c = 1; c < p->classes; c++)
+            for (size_t i = 0; i < n; i++) {
+                const float v = cls[c * hw + i0 + i];
+                mx[i] = v > mx[i] ? v : mx[i];
+            }
+        for (int c = 0; c < p->classes; c++)
+            for (size_t i = 0; i < n; i++) {
+                const float e = cnn_head_exp(cls[c * hw + i0 + i] - mx[i]);
+                cls[c * hw + i0 + i] = e;
+                sum[i] += e;
+            }
+        for (int c = 0; c < p->classes; c++)
+            for (size_t i = 0; i < n; i++) cls[c * hw + i0 + i] /= sum[i];
+    }
+}
 
 static void region_forward(cnn_layer *l, const float *in, cnn_net *net)
 {
@@ -81,27 +111,8 @@ static void region_forward(cnn_layer *l, const float *in, cnn_net *net)
     const size_t size = cnn_shape_size(l->out), hw = (size_t)l->out.h * l->out.w;
     const size_t entries = (size_t)(p->coords + 1 + p->classes);
     memcpy(l->output, in, sizeof(float) * size * net->batch);
-    for (int b = 0; b < net->batch; b++) {
-        for (int a = 0; a < p->num; a++) {
-            float *base = l->output + b * size + a * entries * hw;
-            for (size_t i = 0; i < 2 * hw; i++) base[i] = logistic(base[i]);
-            float *obj = base + p->coords * hw;
-            for (size_t i = 0; i < hw; i++) obj[i] = logistic(obj[i]);
-            if (!p->softmax || p->classes == 0) continue;
-            float *cls = obj + hw;
-            for (size_t i = 0; i < hw; i++) {
-                float mx = cls[i];
-                for (int c = 1; c < p->classes; c++) mx = fmaxf(mx, cls[c * hw + i]);
-                float sum = 0;
-                for (int c = 0; c < p->classes; c++) {
-                    float e = expf(cls[c * hw + i] - mx);
-                    cls[c * hw + i] = e;
-                    sum += e;
-                }
-                for (int c = 0; c < p->classes; c++) cls[c * hw + i] /= sum;
-            }
-        }
-    }
+    for (int b = 0; b < net->batch; b++)
+        for (int a = 0; a < p->num; a++) region_anchor(p, l->output + b * size + a * entries * hw, hw);
 }
 
 static void region_describe(const cnn_layer *l, char *buf, size_t n)

@@ -10,6 +10,7 @@
 #include "heads.h"
 #include "layer.h"
 #include "net.h"
+#include "pool.h"
 
 static const char *const yolo_training_keys[] = {
     "jitter", "random", "iou_thresh", "max_delta", "beta_nms", "resize", "focal_loss",
@@ -76,22 +77,51 @@ static cnn_status yolo_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
     return CNN_OK;
 }
 
-static inline float logistic(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* Threads (pool.c): tasks of YOLO_TASK_FLOATS, when there are several. */
+#define YOLO_TASK_FLOATS (16 * 1024)
+
+typedef struct {
+    const cnn_layer *l;
+    const float *in;
+    size_t chunk, total;
+} yolo_job;
+
+/* Elements [i0, i1) of the (batch, anchors, classes + 5, h, w) output. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
+               optimize("no-trapping-math")))
+static void yolo_range(const cnn_yolo_params *p, size_t hw, const float *in, float *out, size_t i0,
+                       size_t i1)
+{
+    const size_t entries = (size_t)(p->classes + 5), per_anchor = entries * hw;
+    const float sc = p->scale_x_y, shift = -0.5f * (sc - 1);
+    while (i0 < i1) {
+        /* the run of elements of one kind (x/y, w/h, the rest) that i0 starts */
+        const size_t e = i0 % per_anchor, base = i0 - e;
+        const size_t end = e < 2 * hw ? 2 * hw : (e < 4 * hw ? 4 * hw : per_anchor);
+        const size_t stop = base + end < i1 ? base + end : i1;
+        if (e < 2 * hw)
+            for (size_t i = i0; i < stop; i++) out[i] = cnn_head_logistic(in[i]) * sc + shift;
+        else if (e < 4 * hw)
+            memcpy(out + i0, in + i0, sizeof(float) * (stop - i0));
+        else
+            for (size_t i = i0; i < stop; i++) out[i] = cnn_head_logistic(in[i]);
+        i0 = stop;
+    }
+}
+
+static void yolo_task(void *ctx, int t, int worker)
+{
+    (void)worker;
+    const yolo_job *j = ctx;
+    const size_t i0 = (size_t)t * j->chunk, i1 = i0 + j->chunk < j->total ? i0 + j->chunk : j->total;
+    yolo_range(j->l->p, (size_t)j->l->out.h * j->l->out.w, j->in, j->l->output, i0, i1);
+}
 
 static void yolo_forward(cnn_layer *l, const float *in, cnn_net *net)
 {
-    const cnn_yolo_params *p = l->p;
-    const size_t size = cnn_shape_size(l->out), hw = (size_t)l->out.h * l->out.w;
-    const size_t entries = (size_t)(p->classes + 5);
-    const float sc = p->scale_x_y, shift = -0.5f * (sc - 1);
-    memcpy(l->output, in, sizeof(float) * size * net->batch);
-    for (int b = 0; b < net->batch; b++) {
-        for (int a = 0; a < p->n_mask; a++) {
-            float *base = l->output + b * size + a * entries * hw;
-            for (size_t i = 0; i < 2 * hw; i++) base[i] = logistic(base[i]) * sc + shift;
-            for (size_t i = 4 * hw; i < entries * hw; i++) base[i] = logistic(base[i]);
-        }
-    }
+    yolo_job j = {.l = l, .in = in, .chunk = YOLO_TASK_FLOATS};
+    j.total = cnn_shape_size(l->out) * net->batch;
+    cnn_pool_run(net->pool, (int)((j.total + j.chunk - 1) / j.chunk), yolo_task, &j);
 }
 
 static void yolo_describe(const cnn_layer *l, char *buf, size_t n)
@@ -235,7 +265,7 @@ static void yolo_forward_train(cnn_layer *l, const float *in, cnn_net *net)
         const size_t e = k / hw % entries;
         float d = 0;
         if (w != 0 && e < 2) { /* squared error on sc * logistic(z) + shift */
-            const float s = logistic(z), r = o - t;
+            const float s = cnn_head_logistic(z), r = o - t;
             loss += 0.5 * w * r * r;
             d = w * r * sc * s * (1 - s);
         } else if (w != 0 && e < 4) { /* squared error on the raw log-size */

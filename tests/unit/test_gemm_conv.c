@@ -166,7 +166,7 @@ static void randomize(cnn_net *net, uint64_t seed)
         if (!l->n_params) continue;
         tu_fill(l->params, l->n_params, &rng, -1, 1);
         const size_t n = (size_t)l->out.c;
-        if (l->n_fused == 0) continue; /* no batch-norm */
+        if (!l->batch_norm) continue;
         float *scale;
         if (strcmp(l->ops->section, "connected") == 0)
             scale = l->params + n + n * cnn_shape_size(l->in);
@@ -303,6 +303,8 @@ static const conv_case conv_cases[] = {
     {"banded 3x3 on 300x37, bn", 300, 37, 3, 0, 4, 3, 1, "pad=1", 1, 1, 1, CNN_ACT_LEAKY, 1},
     {"banded groups=2 stride 2 on 301x121, batch 2", 301, 121, 3, 8, 6, 3, 2, "pad=1", 1, 2, 0,
      CNN_ACT_RELU, 2},
+    /* conv.c's direct kernel on a wide map with K = 216 (48 + 16 + 6 pixels a row, 5 filters) */
+    {"direct K=216 on 70x9, bn, batch 2", 70, 9, 3, 24, 5, 3, 1, "pad=1", 1, 1, 1, CNN_ACT_RELU, 2},
 };
 
 START_TEST(test_conv_cases)

@@ -2,7 +2,8 @@
  * C allocator (malloc, calloc, realloc, free and the aligned variants), as glibc allows, with
  * wrappers that count calls while a flag is set and forward to glibc's own implementation.
  * After a warm-up forward (OpenBLAS sets up its buffers on first use) the count over a second
- * forward must be zero, for a network with every layer kind and for yolov3-tiny.
+ * forward must be zero, for a network with every layer kind and for yolov3-tiny, and with the
+ * work split over a pool of helper threads (whose calls are counted too).
  * BLAS runs on one thread here (set explicitly, as CMake also does through the environment):
  * OpenBLAS 0.3.21's threaded sgemm driver mallocs and frees a job array on every call.
  * ASan replaces the allocator itself, so under ASan the test reports that it is skipped. */
@@ -17,6 +18,7 @@
 #include "gemm.h"
 #include "model.h"
 #include "net.h"
+#include "pool.h"
 #include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -254,6 +256,40 @@ START_TEST(test_forward_clone)
 }
 END_TEST
 
+/* Layers large enough to be split across threads (see conv.c): bands, depthwise, 1x1, blocks of
+ * filters on a small map, maxpool, yolo. */
+static const char THREADED[] =
+    "[net]\nwidth=128\nheight=96\nchannels=3\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nfilters=16\ngroups=16\nsize=3\nstride=1\npad=1\nactivation=linear\n"
+    "[convolutional]\nfilters=32\nsize=1\nstride=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=64\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=128\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=96\nsize=1\nstride=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=18\nsize=1\nactivation=linear\n"
+    "[yolo]\nmask=0,1,2\nanchors=4,6, 8,10, 12,16\nclasses=1\nnum=3\n";
+
+START_TEST(test_forward_threads)
+{
+    for (int batch = 1; batch <= 2; batch++) {
+        cnn_net *net = tu_build(THREADED, batch);
+        cnn_error err = {0};
+        ck_assert_msg(cnn_net_set_threads(net, 2, &err) == CNN_OK, "%s", err.msg);
+        const long jobs = cnn_pool_jobs(net->pool);
+        long n = allocations_in_forward(net, NULL);
+        ck_assert_msg(n == 0, "cnn_net_forward at 2 threads made %ld allocator calls", n);
+        ck_assert_msg(cnn_pool_jobs(net->pool) > jobs, "no layer was split across threads");
+        cnn_net *clone = NULL;
+        ck_assert_msg(cnn_net_clone(net, &clone, &err) == CNN_OK, "%s", err.msg);
+        n = allocations_in_forward(clone, NULL);
+        ck_assert_msg(n == 0, "forward on a 2-thread clone made %ld allocator calls", n);
+        cnn_net_free(clone);
+        cnn_net_free(net);
+    }
+}
+END_TEST
+
 START_TEST(test_forward_yolov3_tiny)
 {
     static const char path[] = "/usr/share/darknet/cfg/yolov3-tiny.cfg";
@@ -267,6 +303,9 @@ START_TEST(test_forward_yolov3_tiny)
     ck_assert_msg(cnn_net_build(path, 1, &net, &err) == CNN_OK, "%s", err.msg);
     long n = allocations_in_forward(net, NULL);
     ck_assert_msg(n == 0, "cnn_net_forward made %ld allocator calls (yolov3-tiny)", n);
+    ck_assert_msg(cnn_net_set_threads(net, 2, &err) == CNN_OK, "%s", err.msg);
+    n = allocations_in_forward(net, NULL);
+    ck_assert_msg(n == 0, "cnn_net_forward at 2 threads made %ld allocator calls (yolov3-tiny)", n);
     cnn_net_free(net);
 }
 END_TEST
@@ -291,6 +330,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_forward_all_kinds);
     tcase_add_test(tc, test_forward_avgpool);
     tcase_add_test(tc, test_forward_clone);
+    tcase_add_test(tc, test_forward_threads);
     tcase_add_test(tc, test_forward_yolov3_tiny);
 #else
     tcase_add_test(tc, test_skipped_under_asan);

@@ -471,7 +471,7 @@ START_TEST(test_study_cfg)
             if (strcmp(l->ops->type, "conv") != 0) continue;
             convs++;
             ck_assert_int_eq(l->act, runs[r].act);
-            ck_assert_int_eq(l->n_fused > 0, runs[r].batch_norm);
+            ck_assert_int_eq(l->batch_norm, runs[r].batch_norm);
         }
         ck_assert_int_eq(convs, 3);
         ck_assert_int_eq(cnn_net_output(net)->out.c, 10);
