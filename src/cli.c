@@ -183,6 +183,6 @@ int cli_open_model(const cli_model_opts *mo, const char *default_model, int batc
             return cli_report(&err);
     }
     if (mo->names) snprintf(paths.names, sizeof paths.names, "%s", mo->names);
-    if (cnn_model_open(&paths, batch, m, &err)) return cli_report(&err);
+    if (cnn_model_open(&paths, batch, mo->inference_only, m, &err)) return cli_report(&err);
     return 0;
 }

@@ -46,6 +46,8 @@ void cli_help(FILE *f, const char *cmd, const char *usage, const cli_opt *opts);
 typedef struct {
     const char *model, *cfg, *weights, *names;
     int threads;
+    int inference_only; /* not an option: set by commands that only run forward passes, so
+                           batch-norm is folded into the weights in place (cnn_net_fold_in_place) */
 } cli_model_opts;
 
 #define CLI_MODEL_OPTS(mo)                                                                      \

@@ -42,6 +42,7 @@ int cmd_bench(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     int threads = cli_apply_threads(mo.threads);
     cnn_model m;
+    mo.inference_only = 1;
     if ((rc = cli_open_model(&mo, "face", batch, &m))) return rc;
     cnn_net *net = m.net;
     cnn_error terr = {0};

@@ -36,7 +36,7 @@ typedef struct {
     const char *out_dir, *format, *json_path, *csv_path, *shard, *progress;
     float conf, iou;
     int recursive, letterbox, save_txt, no_images, verbose, quiet, top_k, resume, jobs;
-    int max_mpix, explain, explain_layer, report;
+    int max_mpix, explain, explain_layer, report, max_det;
 } run_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -162,7 +162,8 @@ static cnn_status run_one(worker *w, const char *path, slot *s, cnn_error *err)
     t = cli_now();
     if (c->task == TASK_DETECT) {
         int n = cnn_detect_decode(net, 0, &frame, c->conf, w->dets, w->cap);
-        n = cnn_nms(w->dets, n, c->iou);
+        n = cnn_nms(w->dets, n, c->iou); /* best first */
+        if (o->max_det && n > o->max_det) n = o->max_det;
         cnn_det_clip(w->dets, n, img.w, img.h);
         r.dets = w->dets;
         r.n_dets = n;
@@ -378,8 +379,8 @@ static cnn_status write_run_json(const run_ctx *c, int argc, char **argv, const 
     cnn_sbuf_printf(&b, ", ");
     json_file(&b, "names", c->m->paths.names);
     cnn_sbuf_printf(&b, "},\n  \"task\": \"%s\", \"conf\": %.4f, \"iou\": %.4f, \"top_k\": %d, "
-                        "\"letterbox\": %s, \"explain\": %s, \"report\": %s,\n",
-                    cmd, c->conf, c->iou, o->top_k, o->letterbox ? "true" : "false",
+                        "\"max_det\": %d, \"letterbox\": %s, \"explain\": %s, \"report\": %s,\n",
+                    cmd, c->conf, c->iou, o->top_k, o->max_det, o->letterbox ? "true" : "false",
                     o->explain ? "true" : "false", o->report ? "true" : "false");
     cnn_sbuf_printf(&b, "  \"workers\": %d, \"blas_threads\": %d, \"blas_core\": \"%s\", \"shard\": ",
                     jobs, threads, cnn_blas_corename());
@@ -427,7 +428,7 @@ static int run(run_task task, int argc, char **argv)
 {
     const char *cmd = task == TASK_DETECT ? "detect" : "classify";
     run_opts o = {.out_dir = "cnndemo-out", .format = "text", .conf = -1, .iou = -1, .top_k = 5,
-                  .max_mpix = 100, .explain_layer = -1};
+                  .max_mpix = 100, .explain_layer = -1, .max_det = 300};
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(o.mo),
         {"output", 'o', CLI_STR, &o.out_dir, "DIR", "output folder (default cnndemo-out)", 0, 0},
@@ -435,6 +436,7 @@ static int run(run_task task, int argc, char **argv)
         {"conf", 0, CLI_FLOAT, &o.conf, "P", "score threshold (default: the model's, else 0.25)", 0, 1},
         {"iou", 0, CLI_FLOAT, &o.iou, "P", "NMS IoU threshold (default: the model's, else 0.45)", 0, 1},
         {"top", 'k', CLI_INT, &o.top_k, "K", "classify: classes to report (default 5)", 1, 1000},
+        {"max-det", 0, CLI_INT, &o.max_det, "N", "detect: keep the N best boxes per image after NMS (default 300; 0 = all)", 0, 1 << 30},
         {"letterbox", 0, CLI_FLAG, &o.letterbox, NULL, "keep aspect ratio (darknet letterbox)", 0, 0},
         {"format", 'f', CLI_STR, &o.format, "F", "stdout: text, tsv, jsonl or none", 0, 0},
         {"json", 0, CLI_STR, &o.json_path, "FILE", "also write all results as one JSON array", 0, 0},
@@ -498,6 +500,7 @@ static int run(run_task task, int argc, char **argv)
         free(pos);
         return cli_report(&err);
     }
+    o.mo.inference_only = !o.explain; /* Grad-CAM needs the batch-norm unfolded */
     if ((rc = cli_open_model(&o.mo, task == TASK_DETECT ? "face" : "fashion", 1, &m))) {
         cnn_strlist_free(&all);
         free(pos);

@@ -103,7 +103,7 @@ int cmd_info(int argc, char **argv)
     char weights[CNN_PATH_MAX];
     snprintf(weights, sizeof weights, "%s", paths.weights);
     paths.weights[0] = '\0';
-    if (cnn_model_open(&paths, 1, &m, &err)) {
+    if (cnn_model_open(&paths, 1, 0, &m, &err)) {
         cnn_strlist_free(&images);
         return cli_report(&err);
     }

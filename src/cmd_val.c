@@ -602,6 +602,7 @@ int cmd_val(int argc, char **argv)
     int *class_map = NULL;
     char(*fallback)[24] = NULL; /* "class N" for classes without a name */
     cnn_sbuf out = {0}, file = {0};
+    o.mo.inference_only = 1;
     if ((rc = cli_open_model(&o.mo, NULL, o.batch, &m))) return rc;
     const int threads = cli_apply_threads(o.mo.threads);
     cnn_net *net = m.net;

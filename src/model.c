@@ -149,12 +149,14 @@ static int output_classes(const cnn_net *net)
     return (int)cnn_shape_size(cnn_net_output(net)->out);
 }
 
-cnn_status cnn_model_open(const cnn_model_paths *paths, int batch, cnn_model *m, cnn_error *err)
+cnn_status cnn_model_open(const cnn_model_paths *paths, int batch, int fold_in_place, cnn_model *m,
+                          cnn_error *err)
 {
     memset(m, 0, sizeof *m);
     m->paths = *paths;
     cnn_status st = cnn_net_build(paths->cfg, batch, &m->net, err);
     if (st) return st;
+    if (fold_in_place) cnn_net_fold_in_place(m->net);
     if (paths->weights[0] && (st = cnn_net_load_weights(m->net, paths->weights, err))) goto fail;
     if (paths->names[0] && (st = cnn_names_load(paths->names, &m->names, &m->n_names, err))) goto fail;
     m->n_classes = output_classes(m->net);

@@ -28,7 +28,9 @@ typedef struct {
 cnn_status cnn_model_resolve(const char *name, cnn_model_paths *out, cnn_error *err);
 /* Builds the network and loads weights and names. weights may be "" to leave seeded weights
  * out of it (tests). */
-cnn_status cnn_model_open(const cnn_model_paths *paths, int batch, cnn_model *m, cnn_error *err);
+/* fold_in_place: inference only, batch-norm folded into the loaded weights (cnn_net_fold_in_place). */
+cnn_status cnn_model_open(const cnn_model_paths *paths, int batch, int fold_in_place, cnn_model *m,
+                          cnn_error *err);
 void cnn_model_close(cnn_model *m);
 /* Name for class id (or "class N" when the names file is shorter). buf is used for the latter. */
 const char *cnn_model_class_name(const cnn_model *m, int id, char *buf, size_t n);

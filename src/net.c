@@ -335,6 +335,23 @@ static uint32_t rd_u32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+void cnn_net_fold_in_place(cnn_net *net)
+{
+    /* building prepared the (all-zero) parameters into the folded copies in fused; a fresh
+     * block leaves the pages the copies would use untouched, so they never take memory */
+    float *fused = net->shares_params ? NULL : alloc_floats(net->n_fused);
+    if (fused) {
+        free(net->fused);
+        net->fused = fused;
+        for (int i = 0; i < net->n_layers; i++) {
+            net->layers[i].fused = fused;
+            fused += net->layers[i].n_fused;
+        }
+    }
+    for (int i = 0; i < net->n_layers; i++) net->layers[i].fold_in_place = 1;
+    cnn_net_prepare(net);
+}
+
 cnn_status cnn_net_load_weights(cnn_net *net, const char *path, cnn_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -393,12 +410,18 @@ cnn_status cnn_net_load_weights(cnn_net *net, const char *path, cnn_error *err)
                             path, (seen64 ? 20 : 16) + i * 4, li);
         }
     }
+    for (int i = 0; i < net->n_layers; i++) { /* fresh parameters: fold them again */
+        cnn_layer *l = &net->layers[i];
+        if (l->fold_in_place) l->fold_in_place = 1, net->params_folded = 1;
+    }
     cnn_net_prepare(net);
     return CNN_OK;
 }
 
 cnn_status cnn_net_save_weights(const cnn_net *net, const char *path, cnn_error *err)
 {
+    if (net->params_folded)
+        return cnn_fail(err, CNN_ERR_USAGE, "%s: the network's parameters were folded for inference", path);
     size_t n = 20 + net->n_params * sizeof(float);
     unsigned char *buf = malloc(n);
     if (!buf) return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);

@@ -39,6 +39,7 @@ struct cnn_net {
     cnn_pool *pool;        /* threads - 1 helpers; NULL for 1 thread */
     double flops;          /* per image */
     int shares_params;     /* a clone: params/fused belong to another net */
+    int params_folded;     /* weights loaded after cnn_net_fold_in_place (params are folded) */
     /* training state (cnn_net_train_alloc) */
     float *deltas, *grads, *saved, *train_ws;
     size_t n_train_ws;
@@ -67,6 +68,12 @@ void cnn_net_free(cnn_net *net);
  * Not during a forward. */
 cnn_status cnn_net_set_threads(cnn_net *net, int threads, cnn_error *err);
 #define CNN_NET_MAX_THREADS 256
+
+/* Inference only, to halve the parameter memory: call before cnn_net_load_weights (not on a
+ * clone), which then folds batch-norm into the convolution weights in params itself instead of
+ * into a copy. The file's values are lost: saving fails, and the network must not be trained
+ * or explained (both need the unfolded batch-norm). */
+void cnn_net_fold_in_place(cnn_net *net);
 
 /* Bytes a weights file for this network must have, for a given header version. */
 uint64_t cnn_net_weights_bytes(const cnn_net *net, int major, int minor);

@@ -125,12 +125,16 @@ static void conv_prepare(cnn_layer *l)
         p->w = l->params + n;
     } else {
         const float *scale = bias + n, *mean = scale + n, *var = mean + n, *w = var + n;
-        float *fb = l->fused, *fw = packs ? NULL : l->fused + n;
+        /* in place: the weights in params are scaled once and the folded copy in fused is never
+         * written (its pages are never touched, so it costs no memory) */
+        const int in_place = !packs && l->fold_in_place, scaled = in_place && l->fold_in_place == 2;
+        float *fb = l->fused, *fw = packs ? NULL : in_place ? l->params + 4 * n : l->fused + n;
         for (int f = 0; f < n; f++) {
             const float a = scale[f] / sqrtf(var[f] + BN_EPS);
             fb[f] = bias[f] - mean[f] * a;
-            for (size_t i = 0; fw && i < per; i++) fw[f * per + i] = w[f * per + i] * a;
+            for (size_t i = 0; fw && !scaled && i < per; i++) fw[f * per + i] = w[f * per + i] * a;
         }
+        if (in_place) l->fold_in_place = 2;
         p->b = fb;
         p->w = fw;
     }

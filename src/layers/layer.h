@@ -72,6 +72,8 @@ struct cnn_layer {
     cnn_activation act; /* for table display; kinds without one keep LINEAR */
     int batch_norm;     /* conv and connected: batch_normalize=1 (params hold scales, means,
                            variances; n_fused > 0 does not tell: packed kernels use it too) */
+    int fold_in_place;  /* conv: fold batch-norm into params themselves (cnn_net_fold_in_place):
+                           0 no, 1 at the next prepare, 2 done (params hold folded weights) */
     size_t n_params;    /* floats in the .weights file */
     size_t n_fused;     /* floats of derived inference parameters */
     size_t n_workspace; /* floats of shared scratch needed by forward */

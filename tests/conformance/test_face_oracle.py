@@ -181,7 +181,7 @@ def fmt(d):
 
 def cnndemo_detect(exe, model, pngs, thr, out_dir):
     cmd = [exe, "detect", *model, "--format", "jsonl", "--no-images", "-q", "-t", "1",
-           "-o", out_dir, *pngs]
+           "--max-det", "0", "-o", out_dir, *pngs]
     if thr is not None:
         cmd[2:2] = ["--conf", str(thr)]
     p = run(cmd, "cnndemo detect")

@@ -336,7 +336,8 @@ def compare_detections(t, name, exe, cfg, cv_cfg, weights, conf, nms_iou, work):
     """Returns (detections compared, borderline excluded)."""
     paths = [f"{DARKNET_SHARE}/data/{n}.jpg" for n in IMAGES]
     out = run([exe, "detect", "--cfg", cfg, "--weights", weights, "-o", os.path.join(work, "det"),
-               "--format", "jsonl", "--conf", str(conf), "--iou", str(nms_iou), "--no-images", "-q"]
+               "--format", "jsonl", "--conf", str(conf), "--iou", str(nms_iou), "--no-images", "-q",
+               "--max-det", "0"]  # OpenCV keeps every box
               + paths, f"{name}: cnndemo detect")
     results = {}
     for line in out.splitlines():

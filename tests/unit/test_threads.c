@@ -308,6 +308,55 @@ START_TEST(test_clones_keep_their_pools)
 }
 END_TEST
 
+/* cnn_net_fold_in_place: batch-norm folded into params instead of a copy, on the GEMM and
+ * depthwise paths (the packed kernels keep their own copy), with PReLU; same outputs as the
+ * ordinary fold, also after loading again; saving is refused. */
+static const char FOLD[] =
+    "[net]\nwidth=20\nheight=16\nchannels=3\n"
+    "[convolutional]\nfilters=24\nsize=1\nstride=1\nactivation=leaky\n" /* pointwise, no bn */
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\ngroups=16\nsize=3\nstride=1\npad=1\nactivation=relu\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=24\nsize=1\nstride=1\nactivation=linear\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=prelu\n"
+    "[connected]\nbatch_normalize=1\noutput=5\nactivation=linear\n";
+
+START_TEST(test_fold_in_place)
+{
+    cnn_net *ref = seeded_net(FOLD, 2);
+    char path[] = "/tmp/cnndemo-test-fold-XXXXXX";
+    const int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    cnn_error err = {0};
+    ck_assert_msg(cnn_net_save_weights(ref, path, &err) == CNN_OK, "%s", err.msg);
+    float *want = forward_copy(ref);
+
+    cnn_net *net = tu_build(FOLD, 2);
+    cnn_net_fold_in_place(net);
+    for (int round = 0; round < 2; round++) { /* loading again folds the fresh values again */
+        ck_assert_msg(cnn_net_load_weights(net, path, &err) == CNN_OK, "%s", err.msg);
+        memcpy(net->input, ref->input, sizeof(float) * 2 * cnn_shape_size(net->in));
+        float *got = forward_copy(net);
+        assert_same_layers(net, want, got, round ? "folded in place, loaded again" : "folded in place");
+        free(got);
+    }
+    /* the GEMM and depthwise layers' weights in params are the folded ones now */
+    for (int i = 1; i < 3; i++) {
+        const cnn_layer *a = &ref->layers[i], *b = &net->layers[i];
+        ck_assert_int_eq(b->fold_in_place, 2);
+        ck_assert(memcmp(a->params, b->params, sizeof(float) * a->n_params) != 0);
+    }
+    ck_assert_int_eq(net->layers[3].fold_in_place, 1); /* pointwise: packed copy, params kept */
+    ck_assert(memcmp(ref->layers[3].params, net->layers[3].params,
+                     sizeof(float) * ref->layers[3].n_params) == 0);
+    ck_assert_int_eq(cnn_net_save_weights(net, path, &err), CNN_ERR_USAGE);
+    unlink(path);
+    free(want);
+    cnn_net_free(net);
+    cnn_net_free(ref);
+}
+END_TEST
+
 START_TEST(test_yolov3_tiny_threads)
 {
     static const char path[] = "/usr/share/darknet/cfg/yolov3-tiny.cfg";
@@ -343,6 +392,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_each_layer_is_split);
     tcase_add_test(tc, test_clones_keep_their_pools);
     tcase_add_test(tc, test_yolov3_tiny_threads);
+    tcase_add_test(tc, test_fold_in_place);
     suite_add_tcase(s, tc);
     return s;
 }
