@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "draw.h"
 #include "fsutil.h"
+#include "html_report.h"
 #include "plot.h"
 #include "report.h"
 #include "study.h"
@@ -297,6 +298,94 @@ static void md_report(cnn_sbuf *sb, const study_config *configs, int n_configs, 
     cnn_sbuf_printf(sb, "\n![loss](loss.png)\n\n![dead units](dead_units.png)\n\n![accuracy](accuracy.png)\n");
 }
 
+/* report.html (html_report.h's builder): the same summary and tables as results.md, a bar chart
+ * of test top-1 per configuration, and the three chart PNGs of the folder. */
+static cnn_status html_report(const char *out, const study_config *configs, int n_configs,
+                              const study_run *runs, int n_runs, const cnn_study_budget *b,
+                              const report_info *ri, cnn_error *err)
+{
+    double cpu = 0;
+    for (int i = 0; i < n_runs; i++) cpu += runs[i].r.train_cpu_seconds;
+    cnn_sbuf h = {0};
+    char sub[256], v[6][160];
+    snprintf(sub, sizeof sub, "%d configurations x %d seed%s = %d runs%s", n_configs, ri->seeds,
+             ri->seeds == 1 ? "" : "s", n_runs, ri->quick ? " (--quick)" : "");
+    cnn_html_begin(&h, "cnndemo activation study", sub);
+    cnn_html_section(&h, "summary", "Summary");
+    snprintf(v[0], sizeof v[0], "%s", ri->data);
+    snprintf(v[1], sizeof v[1], "%d training / %d test images (dead units on the first %d)", ri->n_train,
+             ri->n_test, b->probe_images < ri->n_test ? b->probe_images : ri->n_test);
+    snprintf(v[2], sizeof v[2], "%ld SGD steps of %d images, lr %g (high-lr group x %g), momentum %g, decay %g",
+             b->steps, b->batch, (double)b->lr, (double)ri->high, (double)b->momentum, (double)b->decay);
+    snprintf(v[3], sizeof v[3], "%llu..%llu", (unsigned long long)b->seed,
+             (unsigned long long)b->seed + ri->seeds - 1);
+    snprintf(v[4], sizeof v[4], "%.0f s of training CPU, %.0f s wall (%d job%s x %d BLAS thread%s)", cpu,
+             ri->wall, ri->jobs, ri->jobs == 1 ? "" : "s", ri->threads, ri->threads == 1 ? "" : "s");
+    snprintf(v[5], sizeof v[5], "results.md, results.csv, runs/ (cfgs, curves, weights)");
+    const char *keys[] = {"data", "images", "budget", "seeds", "time", "files"};
+    const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5]};
+    cnn_html_kv(&h, keys, vals, 6);
+    cnn_html_para(&h, "Dead unit: a convolution channel that outputs exactly 0 at every position of "
+                      "every probe image (possible only for activations with exact zeros: ReLU; "
+                      "logistic and SiLU by underflow). Inactive: never above act(0). Zeros: the "
+                      "share of exact zeros among all outputs. Collapsed: test top-1 under twice "
+                      "chance. Values are the final ones, averaged over the seeds.");
+
+    enum { NCOL = 8 };
+    static const char *const head[NCOL] = {"activation", "test top-1", "min-max", "collapsed", "final loss",
+                                           "dead % (highest)", "zeros % per conv layer", "CPU s per run"};
+    char (*cells)[96] = calloc((size_t)n_configs * NCOL, sizeof *cells);
+    const char **cp = calloc((size_t)n_configs * NCOL, sizeof *cp);
+    const char **labels = calloc((size_t)n_configs, sizeof *labels);
+    double *top1 = calloc((size_t)n_configs, sizeof *top1);
+    char (*label_buf)[80] = calloc((size_t)n_configs, sizeof *label_buf);
+    if (!cells || !cp || !labels || !top1 || !label_buf) {
+        free(cells), free(cp), free(labels), free(top1), free(label_buf);
+        cnn_sbuf_free(&h);
+        return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
+    }
+    for (int g = 0; g < N_GROUPS; g++) {
+        int rows = 0;
+        for (int i = 0; i < n_configs; i++) {
+            const study_config *c = &configs[i];
+            if (c->group != g) continue;
+            const summary s = summarise(c, runs, ri->classes);
+            char(*r)[96] = cells + (size_t)rows * NCOL;
+            snprintf(r[0], 96, "%s", cnn_study_act_label(c->cfg.act));
+            snprintf(r[1], 96, "\x01%.4f", s.top1);
+            snprintf(r[2], 96, "\x01%.4f-%.4f", s.top1_min, s.top1_max);
+            snprintf(r[3], 96, "\x01%d/%d", s.collapsed, s.n);
+            if (s.n_loss) snprintf(r[4], 96, "\x01%.4f%s", s.loss, s.diverged ? " (some diverged)" : "");
+            else snprintf(r[4], 96, "\x01- (%d diverged)", s.diverged);
+            snprintf(r[5], 96, "\x01%.1f (%.1f)", 100.0 * s.dead, 100.0 * s.max_dead);
+            int len = snprintf(r[6], 96, "\x01");
+            for (int k = 0; k < s.n_conv && len < 90; k++)
+                len += snprintf(r[6] + len, 96 - len, "%s%.1f", k ? " / " : "", 100.0 * s.layer_sparsity[k]);
+            snprintf(r[7], 96, "\x01%.1f", s.cpu);
+            snprintf(label_buf[rows], sizeof label_buf[0], "%s", cnn_study_act_label(c->cfg.act));
+            labels[rows] = label_buf[rows];
+            top1[rows] = s.top1;
+            rows++;
+        }
+        if (!rows) continue;
+        static const char *const ids[N_GROUPS] = {"plain", "bn", "high"};
+        char heading[96];
+        snprintf(heading, sizeof heading, "%s (lr %g)",
+                 g == G_PLAIN ? "No batch-norm" : g == G_BN ? "Batch-norm" : "No batch-norm, high learning rate",
+                 (double)b->lr * (g == G_HIGH ? ri->high : 1));
+        cnn_html_section(&h, ids[g], heading);
+        for (int k = 0; k < rows * NCOL; k++) cp[k] = cells[k];
+        cnn_html_table(&h, "study", head, NCOL, cp, rows);
+        cnn_html_bars(&h, "test top-1 (mean over the seeds)", labels, top1, rows, "%.4f", "");
+    }
+    free(cells), free(cp), free(labels), free(top1), free(label_buf);
+    cnn_html_section(&h, "charts", "Charts");
+    cnn_html_figure(&h, "loss.png", "training loss per step, mean over the seeds");
+    cnn_html_figure(&h, "dead_units.png", "dead units (% of all conv channels) per step");
+    cnn_html_figure(&h, "accuracy.png", "test top-1 per activation, min-max over the seeds");
+    return cnn_html_finish(&h, out, err);
+}
+
 /* Chart colours: the position of the activation in the default list, so a given activation
  * has the same colour in every chart and every study. */
 static void act_color(cnn_activation a, uint8_t rgb[3])
@@ -481,7 +570,8 @@ int cmd_study(int argc, char **argv)
     const char *out = "cnndemo-study", *data = DEFAULT_DATA, *val = NULL, *act_list = DEFAULT_ACTS,
                *group_list = "plain,bn,high";
     int quick = 0, limit = 0, test_limit = 0, epochs = 0, steps = 0, batch = 32, probe_n = 256,
-        probe_every = 0, seed = 1, seeds = 3, threads = 1, jobs = 1, quiet = 0, size = 28, burn_in = -1;
+        probe_every = 0, seed = 1, seeds = 3, threads = 1, jobs = 1, quiet = 0, size = 28, burn_in = -1,
+        report = 0;
     float lr = 0.05f, high = 10;
     const cli_opt opts[] = {
         {"output", 'o', CLI_STR, &out, "DIR", "output folder (default cnndemo-study)", 0, 0},
@@ -505,6 +595,7 @@ int cmd_study(int argc, char **argv)
         {"seeds", 0, CLI_INT, &seeds, "N", "runs per configuration, seeds SEED..SEED+N-1 (default 3)", 1, MAX_SEEDS},
         {"jobs", 'j', CLI_INT, &jobs, "N", "runs trained at once, on threads (default 1)", 1, 64},
         {"threads", 't', CLI_INT, &threads, "N", "OpenBLAS threads per run (default 1)", 1, 256},
+        {"report", 0, CLI_FLAG, &report, NULL, "also write OUT/report.html (tables, charts; self-contained)", 0, 0},
         {"quiet", 'q', CLI_FLAG, &quiet, NULL, "no progress on stderr", 0, 0},
         {0}};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -624,7 +715,8 @@ int cmd_study(int argc, char **argv)
     if (st || write_csv(out, configs, runs, n_runs, &b, train.n, test.n, &err) ||
         chart_curves(out, "loss.png", configs, n_configs, runs, 0, group_lr, seeds, &err) ||
         chart_curves(out, "dead_units.png", configs, n_configs, runs, 1, group_lr, seeds, &err) ||
-        chart_accuracy(out, configs, n_configs, runs, acts, n_acts, high, classes, &err))
+        chart_accuracy(out, configs, n_configs, runs, acts, n_acts, high, classes, &err) ||
+        (report && html_report(out, configs, n_configs, runs, n_runs, &b, &ri, &err)))
         goto fail;
     cnn_sbuf tables = {0};
     md_tables(&tables, configs, n_configs, runs, &b, high, seeds, classes);
@@ -632,7 +724,8 @@ int cmd_study(int argc, char **argv)
     cnn_sbuf_free(&tables);
     if (!quiet)
         fprintf(stderr, "study: %d runs in %.0f s; wrote %s/results.md, results.csv, loss.png, "
-                        "dead_units.png, accuracy.png, runs/\n", n_runs, ri.wall, out);
+                        "dead_units.png, accuracy.png, %sruns/\n", n_runs, ri.wall, out,
+                report ? "report.html, " : "");
     goto done;
 fail:
     code = cli_report(&err);

@@ -5,7 +5,8 @@
 //   node report_browser.js CHROMIUM PAGE.html SCREENSHOT.png PROFILE_DIR
 // Output: {"console": [...], "exceptions": [...], "failed_requests": [...], "external": [...],
 //          "title": ..., "thumbs": N, "thumbs_loaded": N, "rows": N, "failed_rows": N,
-//          "failures": N, "charts": N, "screenshot": path, "screenshot_bytes": N}
+//          "failures": N, "charts": N, "figures": N, "figures_loaded": N, "study_rows": N,
+//          "screenshot": path, "screenshot_bytes": N}
 // console: error and warning messages (console API and browser log); exceptions: uncaught ones;
 // failed_requests: resources that did not load; external: src/href values that leave the page's
 // folder (scheme-qualified or protocol-relative). Exit 0 when the page was examined, 1 otherwise.
@@ -83,6 +84,8 @@ async function main() {
     const thumbs = [...document.querySelectorAll('img.thumb')];
     for (const i of thumbs) i.loading = 'eager';
     const ok = await Promise.all(thumbs.map((i) => i.decode().then(() => i.naturalWidth > 0, () => false)));
+    const figs = [...document.querySelectorAll('figure.fig img')];
+    const figs_ok = await Promise.all(figs.map((i) => i.decode().then(() => i.naturalWidth > 0, () => false)));
     const refs = [...document.querySelectorAll('[src],[href]')].map((e) => e.getAttribute('src') || e.getAttribute('href'));
     return JSON.stringify({
       title: document.title,
@@ -91,6 +94,8 @@ async function main() {
       failed_rows: document.querySelectorAll('table.results tr.result.failed').length,
       failures: document.querySelectorAll('table.failures tr.failure').length,
       charts: document.querySelectorAll('svg.chart').length,
+      figures: figs.length, figures_loaded: figs_ok.filter(Boolean).length,
+      study_rows: document.querySelectorAll('table.study tr.row').length,
       scripts: document.querySelectorAll('script').length,
       external: refs.filter((r) => /^[a-z][a-z0-9+.-]*:/i.test(r) || r.startsWith('//')),
     });

@@ -6,7 +6,8 @@
 # script, shows one thumbnail per good input (all of which load) and one result row per input,
 # lists the bad input under failures, has its charts, and a full-page screenshot is written
 # (kept in the build folder: test-artifacts/report-*.png). Also classify --report --explain,
-# --no-images, and --resume (the page covers the earlier run's results too).
+# --no-images, and --resume (the page covers the earlier run's results too); study --report
+# (tables, bar charts, the chart PNGs).
 source "$(dirname "$0")/lib.sh" "$@"
 fetch_photos
 ART="$(dirname "$CNNDEMO")/test-artifacts"
@@ -148,4 +149,17 @@ grep_in "val report: a confusion matrix" '[Cc]onfusion' vout/report.html
 grep_in "val report: the model's classes" 'tshirt' vout/report.html
 run valnoo "$CNNDEMO" val --report --cfg cls.cfg --weights cls.weights --names cls.names vset
 expect_rc 2 "val --report without -o"
+
+# ---- study --report: a tiny study (2 activations x no bn / bn, one seed, 20 steps) ----
+run study "$CNNDEMO" study activations -a relu,leaky --runs plain,bn --seeds 1 --limit 256 --test-limit 100 \
+  --steps 20 --batch 16 --probe 32 --probe-every 10 -t 1 -q --report -o sout
+expect_rc 0 "study --report"
+check "study: report.html written" test -s sout/report.html
+browse study sout/report.html
+page_ok study
+expect study "r['title'] == 'cnndemo activation study'" "title"
+expect study "r['study_rows'] == 4" "one table row per configuration (2 tables x 2)"
+expect study "r['charts'] == 2" "a top-1 bar chart per table"
+expect study "r['figures'] == 3 and r['figures_loaded'] == 3" "the loss, dead-unit and accuracy PNGs load"
+grep_in "study report: defines dead units" 'Dead unit: a convolution channel' sout/report.html
 finish
