@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler.h"
 #include "gemm.h"
 #include "im2col.h"
 #include "layer.h"
@@ -188,7 +189,7 @@ static conv_kind conv_kind_of(const cnn_layer *l, const conv_p *p)
 /* Filters per register block: DIRECT_FB_V4 with AVX-512, else 4. */
 #define DIRECT_FB_V4 8
 #define DIRECT_NX_V4 3
-static int direct_fb(void) { return __builtin_cpu_supports("x86-64-v4") ? DIRECT_FB_V4 : 4; }
+static int direct_fb(void) { return CNN_CPU_X86_64_V4() ? DIRECT_FB_V4 : 4; }
 
 static size_t conv_packed_floats(const cnn_layer *l, const conv_p *p)
 {
@@ -331,7 +332,7 @@ static inline __attribute__((always_inline)) void direct_block(const float *cons
     }
 }
 
-__attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast")))
+__attribute__((target("arch=x86-64-v4"), CNN_OPTIMIZE("fp-contract=fast")))
 static void direct_block_v4(const float *const *taps, size_t x0, int K, const float *pw,
                             const float *bias, cnn_activation act, int nf, float *out, size_t ldo,
                             int n)
@@ -339,7 +340,7 @@ static void direct_block_v4(const float *const *taps, size_t x0, int K, const fl
     direct_block(taps, x0, K, pw, bias, act, nf, out, ldo, n, DIRECT_FB_V4, DIRECT_NX_V4);
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
+__attribute__((target_clones("arch=x86-64-v3", "default"), CNN_OPTIMIZE("fp-contract=fast")))
 static void direct_block_any(const float *const *taps, size_t x0, int K, const float *pw,
                              const float *bias, cnn_activation act, int nf, float *out, size_t ldo,
                              int n)
@@ -487,7 +488,7 @@ static inline __attribute__((always_inline)) void depthwise_body(const float *co
 }
 
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
-               optimize("fp-contract=fast")))
+               CNN_OPTIMIZE("fp-contract=fast")))
 static void depthwise_kernel(const float *const *taps, size_t row_step, const float *wt, int kk,
                              float bias, cnn_activation act, float *out, int oh, int ow)
 {

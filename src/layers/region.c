@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler.h"
 #include "data.h"
 #include "heads.h"
 #include "layer.h"
@@ -77,7 +78,7 @@ static cnn_status region_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
  * heads.h's vectorisable e^x; the softmax runs over blocks of 64 pixels at a time so that its
  * loops are along pixels. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
-               optimize("no-trapping-math")))
+               CNN_OPTIMIZE("no-trapping-math")))
 static void region_anchor(const cnn_region_params *p, float *base, size_t hw)
 {
     for (size_t i = 0; i < 2 * hw; i++) base[i] = cnn_head_logistic(base[i]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler.h"
 #include "data.h"
 #include "heads.h"
 #include "layer.h"
@@ -88,7 +89,7 @@ typedef struct {
 
 /* Elements [i0, i1) of the (batch, anchors, classes + 5, h, w) output. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),
-               optimize("no-trapping-math")))
+               CNN_OPTIMIZE("no-trapping-math")))
 static void yolo_range(const cnn_yolo_params *p, size_t hw, const float *in, float *out, size_t i0,
                        size_t i1)
 {
