@@ -200,6 +200,20 @@ bt runjson intINT "skipped_resume=$((N - 3))" processed=1 failed=2
 bt same ref/results.jsonl intINT/results.jsonl --dirs ref intINT --label "deleted image + --resume vs uninterrupted"
 bt samefiles ref intINT "deleted image + --resume vs uninterrupted"
 
+# --resume with other settings or another model would mix two runs in one folder: refused
+cp intINT/results.jsonl intINT-before.jsonl
+cp intINT/run.json intINT-before.json
+run res4 "$CNNDEMO" detect -r -o intINT -f none -j 2 --resume --conf 0.6 in
+expect_rc 2 "--resume with another --conf is refused"
+grep_in "the refusal names the difference" "run.json: --resume: the earlier run in this folder used other settings \\(conf was 0\\.[0-9]*, now 0\\.6\\)" "$ERR"
+run res5 "$CNNDEMO" detect -r -o intINT -f none -j 2 --resume --letterbox in
+expect_rc 2 "--resume with --letterbox added is refused"
+run res6 "$CNNDEMO" detect -m tumour -r -o intINT -f none -j 2 --resume in
+expect_rc 2 "--resume with another model is refused"
+grep_in "the refusal names the model file" "the model's cfg file differs" "$ERR"
+check "refused resumes leave results.jsonl alone" cmp -s intINT-before.jsonl intINT/results.jsonl
+check "refused resumes leave run.json alone" cmp -s intINT-before.json intINT/run.json
+
 # ---- (c) kill -9 at random moments, twice per round; --resume completes the run ------------
 section "(c) kill -9 + --resume"
 # two chains on fresh folders: run, kill -9, --resume, kill -9, ... then a --resume to the end
