@@ -1,7 +1,9 @@
 /* cmd_merge.c — `cnndemo merge -o OUT DIR...`: combines the output folders of sharded runs
  * (--shard i/N, e.g. a Slurm array, a Kubernetes Indexed Job or GNU parallel) into one result
  * set: results.jsonl sorted by input path (one line per input; a success wins over a failure),
- * images/ and labels/ hard-linked (copied across file systems), errors.txt and run.json. */
+ * images/ and labels/ hard-linked (copied across file systems), errors.txt and run.json.
+ * Every shard must have finished (its run.json says so; --partial merges unfinished ones too)
+ * and all must have run the same model files (sha256) with the same settings. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +15,43 @@
 #include "batch.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "json.h"
 #include "report.h"
 
+/* The settings of a shard's run.json that must agree across shards, as one string: task, the
+ * sha256 of the model's cfg, weights and names, conf, iou, top_k, max_det, letterbox. Also
+ * whether the run finished without being interrupted. */
+static cnn_status shard_info(const char *dir, char *sig, size_t n, int *finished, cnn_error *err)
+{
+    char path[CNN_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    if (!cnn_is_file(path))
+        return cnn_fail(err, CNN_ERR_INPUT, "%s: no run.json: not an output folder of detect or classify", dir);
+    char *text = NULL;
+    size_t len = 0;
+    cnn_json j = {0};
+    cnn_status st = cnn_read_file(path, 16u << 20, &text, &len, CNN_ERR_INPUT, err);
+    if (!st) st = cnn_json_parse(text, len, path, &j, err);
+    free(text);
+    if (st) return st;
+    const cnn_json *model = cnn_json_get(&j, "model"), *fin = cnn_json_get(&j, "finished"),
+                   *intr = cnn_json_get(&j, "interrupted"), *lb = cnn_json_get(&j, "letterbox");
+    const char *task = cnn_json_str(cnn_json_get(&j, "task"));
+    const char *sha[3];
+    static const char *const files[] = {"cfg", "weights", "names"};
+    for (int i = 0; i < 3; i++) {
+        sha[i] = cnn_json_str(cnn_json_get(cnn_json_get(model, files[i]), "sha256"));
+        if (!sha[i]) sha[i] = "-";
+    }
+    snprintf(sig, n, "task %s, cfg sha256 %.12s, weights sha256 %.12s, names sha256 %.12s, conf %.4f, "
+                     "iou %.4f, top_k %g, max_det %g, letterbox %s",
+             task ? task : "?", sha[0], sha[1], sha[2], cnn_json_num(cnn_json_get(&j, "conf"), -1),
+             cnn_json_num(cnn_json_get(&j, "iou"), -1), cnn_json_num(cnn_json_get(&j, "top_k"), -1),
+             cnn_json_num(cnn_json_get(&j, "max_det"), -1), lb && lb->boolean ? "on" : "off");
+    *finished = fin && fin->type == CNN_JSON_BOOL && fin->boolean && !(intr && intr->boolean);
+    cnn_json_free(&j);
+    return CNN_OK;
+}
 typedef struct {
     char *path, *line; /* line without its newline, output path rewritten */
     int failed;
@@ -62,8 +99,10 @@ static cnn_status copy_tree(const char *src, const char *dst, int depth, cnn_err
 int cmd_merge(int argc, char **argv)
 {
     const char *out = NULL;
+    int partial = 0;
     const cli_opt opts[] = {
         {"output", 'o', CLI_STR, &out, "DIR", "merged output folder (required)", 0, 0},
+        {"partial", 0, CLI_FLAG, &partial, NULL, "also merge shards that did not finish (the merged run.json says partial)", 0, 0},
         {0},
     };
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -79,8 +118,30 @@ int cmd_merge(int argc, char **argv)
     size_t n = 0, cap = 0, kept = 0, failed = 0;
     cnn_sbuf b = {0}, errors = {0};
     char path[8192], output[8192], error[4096];
-    if ((st = cnn_mkdirs(out, &err))) goto done;
     for (int i = 0; i < npos; i++) cnn_strip_slashes(pos[i]);
+    int unfinished = 0;
+    {
+        char first[512] = "", sig[512];
+        for (int i = 0; i < npos; i++) {
+            int fin = 0;
+            if ((st = shard_info(pos[i], sig, sizeof sig, &fin, &err))) goto done;
+            if (!fin && !partial) {
+                st = cnn_fail(&err, CNN_ERR_INPUT,
+                              "%s: this shard did not finish (run.json: finished false or interrupted "
+                              "true); finish it with the same command and --resume, or merge with --partial",
+                              pos[i]);
+                goto done;
+            }
+            unfinished += !fin;
+            if (!i) snprintf(first, sizeof first, "%s", sig);
+            else if (strcmp(first, sig) != 0) {
+                st = cnn_fail(&err, CNN_ERR_INPUT, "%s ran with other settings than %s: %s vs %s", pos[i],
+                              pos[0], sig, first);
+                goto done;
+            }
+        }
+    }
+    if ((st = cnn_mkdirs(out, &err))) goto done;
     char out_buf[CNN_PATH_MAX];
     snprintf(out_buf, sizeof out_buf, "%s", out);
     cnn_strip_slashes(out_buf);
@@ -165,8 +226,8 @@ int cmd_merge(int argc, char **argv)
         cnn_sbuf_printf(&b, "%s", i ? ", " : "");
         cnn_sbuf_json_string(&b, pos[i]);
     }
-    cnn_sbuf_printf(&b, "],\n  \"inputs\": %zu, \"processed\": %zu, \"failed\": %zu\n}\n", kept,
-                    kept - failed, failed);
+    cnn_sbuf_printf(&b, "],\n  \"inputs\": %zu, \"processed\": %zu, \"failed\": %zu, \"partial\": %s\n}\n",
+                    kept, kept - failed, failed, unfinished ? "true" : "false");
     snprintf(file, sizeof file, "%s/run.json", out);
     if (b.oom) st = cnn_fail(&err, CNN_ERR_NOMEM, "out of memory");
     else st = cnn_write_file_atomic(file, b.s, b.len, &err);

@@ -285,6 +285,23 @@ check "merged run.json: inputs=$N, failed=2" \
 run merge2 "$CNNDEMO" merge -o sh/all2 sh/s0/ sh/s1/ sh/s2/ sh/s3/
 expect_rc 4 "cnndemo merge -o sh/all2 sh/s*/ (trailing slashes)"
 bt same ref/results.jsonl sh/all2/results.jsonl --dirs ref sh/all2 --label "merge of sh/s*/ (trailing slashes) vs single run"
+# an unfinished shard (as an interrupted run leaves it) is refused unless --partial
+cp -r sh/s1 sh/u1
+sed -i 's/"finished": true, "interrupted": false/"finished": false, "interrupted": true/' sh/u1/run.json
+check "the copied shard now says interrupted" grep -q '"interrupted": true' sh/u1/run.json
+run merge4 "$CNNDEMO" merge -o sh/all4 sh/s0 sh/u1 sh/s2 sh/s3
+expect_rc 4 "merge with an unfinished shard is refused"
+grep_in "the refusal names the shard and the way out" "sh/u1: this shard did not finish .*--resume, or merge with --partial" "$ERR"
+check "a refused merge writes nothing" test ! -e sh/all4
+run merge5 "$CNNDEMO" merge --partial -o sh/all5 sh/s0 sh/u1 sh/s2 sh/s3
+expect_rc 4 "merge --partial takes it (exit 4: the 2 broken inputs)"
+check "merged run.json says partial" test "$(jget sh/all5/run.json partial)" = true
+check "a complete merge says not partial" test "$(jget sh/all/run.json partial)" = false
+# a shard run with other settings is refused
+run shc "$CNNDEMO" detect -r -q -f none --conf 0.6 --shard 1/4 -o sh/c1 in
+run merge6 "$CNNDEMO" merge -o sh/all6 sh/s0 sh/c1 sh/s2 sh/s3
+expect_rc 4 "merge of shards run with different --conf is refused"
+grep_in "the refusal shows both settings" "sh/c1 ran with other settings than sh/s0: .*conf 0.6000.* vs .*conf 0.5000" "$ERR"
 
 # the same recipe from a shuffled @list: shard membership depends on the path only
 shuf --random-source=<(yes 7) all.txt >shuffled.txt
