@@ -27,6 +27,10 @@
  * deep K and a small map, e.g. 13x13 with K = 4608, keep their whole column matrix). */
 #define CONV_BAND_MIN_COLS 1024
 
+/* Batch > 1 on a small map (one band): a GEMM over the column matrices of several images side
+ * by side, up to this many columns, instead of one narrow GEMM per image (7x7: N = 49). */
+#define CONV_BATCH_COLS 1024
+
 static int band_rows(int kk, int oh, int ow)
 {
     long rows = CONV_BAND_FLOATS / ((long)kk * ow);
@@ -94,6 +98,14 @@ static cnn_status conv_plan(cnn_layer *l, const cnn_net *net, cnn_error *err)
                  (conv_kind_of(l, p) == CONV_DIRECT || conv_kind_of(l, p) == CONV_POINTWISE
                       ? conv_packed_floats(l, p)
                       : (p->batch_norm ? nw : 0));
+    p->batch_chunk = 0;
+    const int spatial = l->out.h * l->out.w;
+    if (conv_kind_of(l, p) == CONV_GEMM && g == 1 && net->batch > 1 && 2 * spatial <= CONV_BATCH_COLS &&
+        band_rows(c * k * k, l->out.h, l->out.w) == l->out.h) {
+        /* equal chunks of at most CONV_BATCH_COLS columns */
+        const int max_imgs = CONV_BATCH_COLS / spatial, chunks = (net->batch + max_imgs - 1) / max_imgs;
+        p->batch_chunk = (net->batch + chunks - 1) / chunks;
+    }
     l->n_workspace = conv_scratch(l, p);
     l->flops = 2.0 * nw * l->out.h * l->out.w;
     cnn_conv_plan_train(l, net->batch);
@@ -591,7 +603,11 @@ static size_t conv_scratch(const cnn_layer *l, const conv_p *p)
         break;
     case CONV_POINTWISE: n = taps + (size_t)c * 16; break;
     case CONV_GEMM: /* 1x1 stride 1: the input is the column matrix */
-        if (k > 1 || s > 1 || p->pad > 0) n = (size_t)kk * band_rows(kk, oh, ow) * ow;
+        if (p->batch_chunk) { /* one image unrolled, the chunk's column matrix, its output */
+            const size_t cols = (size_t)p->batch_chunk * oh * ow;
+            n = (size_t)kk * oh * ow + (size_t)kk * cols + (size_t)p->filters * cols;
+        } else if (k > 1 || s > 1 || p->pad > 0)
+            n = (size_t)kk * band_rows(kk, oh, ow) * ow;
         break;
     }
     return (n + 15) / 16 * 16; /* each thread's slice starts on a cache line */
@@ -637,6 +653,7 @@ typedef struct {
     int n_franges;     /* pointwise: ranges of filters */
     int c_block;       /* depthwise and im2col: channels per task */
     int b, gi;         /* small-map GEMM: the image and group being computed */
+    int batch;         /* images in the batch (conv_batch_task) */
 } conv_job;
 
 static float *worker_scratch(const conv_job *j, int worker)
@@ -676,6 +693,39 @@ static void conv_band_task(void *ctx, int t, int worker)
     cnn_gemm(0, 0, ng, cols, kk, 1.0f, p->w + (size_t)gi * ng * kk, kk, col, ldb, 0.0f,
              yg + (size_t)oy0 * ow, spatial);
     conv_epilogue(j, yg, gi, 0, ng, oy0 * ow, cols);
+}
+
+/* Images [t * chunk, ...) of a small-map GEMM (p->batch_chunk): each image unrolled and its
+ * column matrix copied next to the others', one GEMM for all, then each image's outputs copied
+ * out with bias and activation. */
+static void conv_batch_task(void *ctx, int t, int worker)
+{
+    const conv_job *j = ctx;
+    const cnn_layer *l = j->l;
+    const conv_p *p = j->p;
+    const int c = l->in.c, k = p->size, m = p->filters, kk = c * k * k, spatial = l->out.h * l->out.w;
+    const int b0 = t * p->batch_chunk, b1 = b0 + p->batch_chunk < j->batch ? b0 + p->batch_chunk : j->batch;
+    const size_t cols = (size_t)(b1 - b0) * spatial;
+    float *one = worker_scratch(j, worker), *col = one + (size_t)kk * spatial, *y = col + (size_t)kk * cols;
+    for (int b = b0; b < b1; b++) {
+        const float *xb = j->in + b * cnn_shape_size(l->in);
+        float *dst = col + (size_t)(b - b0) * spatial;
+        if (k == 1 && p->stride == 1 && p->pad == 0) {
+            for (int r = 0; r < kk; r++) memcpy(dst + r * cols, xb + (size_t)r * spatial, sizeof(float) * spatial);
+        } else {
+            cnn_im2col_rows(xb, c, l->in.h, l->in.w, k, p->stride, p->pad, 0, l->out.h, one);
+            for (int r = 0; r < kk; r++) memcpy(dst + r * cols, one + (size_t)r * spatial, sizeof(float) * spatial);
+        }
+    }
+    cnn_gemm(0, 0, m, (int)cols, kk, 1.0f, p->w, kk, col, (int)cols, 0.0f, y, (int)cols);
+    for (int b = b0; b < b1; b++) {
+        float *yb = l->output + b * cnn_shape_size(l->out);
+        for (int f = 0; f < m; f++) {
+            memcpy(yb + (size_t)f * spatial, y + (size_t)f * cols + (size_t)(b - b0) * spatial,
+                   sizeof(float) * spatial);
+            conv_activate(l, p, yb + (size_t)f * spatial, p->b + f, f, spatial);
+        }
+    }
 }
 
 static void conv_im2col_task(void *ctx, int t, int worker)
@@ -789,6 +839,11 @@ static void conv_forward(cnn_layer *l, const float *in, cnn_net *net)
         cnn_pool_run(parallel ? net->pool : NULL, batch * j.n_bands * j.n_franges, conv_pointwise_task, &j);
         return;
     case CONV_GEMM: break;
+    }
+    if (p->batch_chunk && batch > 1) {
+        j.batch = batch;
+        cnn_pool_run(parallel ? net->pool : NULL, ceil_div(batch, p->batch_chunk), conv_batch_task, &j);
+        return;
     }
     j.direct = k == 1 && p->stride == 1 && p->pad == 0;
     const int rows1 = j.direct ? oh : band_rows(kk, oh, ow);

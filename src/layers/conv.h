@@ -15,6 +15,8 @@ typedef struct {
                             copy (batch-norm) */
     int packed_fb;       /* filters per block of packed */
     const float *slope;  /* activation=prelu: the n learned slopes (params, after the weights) */
+    int batch_chunk;     /* GEMM on a small map with batch > 1: images per GEMM (their column
+                            matrices side by side), or 0 for one image at a time */
 } conv_p;
 
 /* Number of weights (n, c/g, k, k), and where a PReLU layer's slopes start in its params. */

@@ -308,6 +308,37 @@ START_TEST(test_clones_keep_their_pools)
 }
 END_TEST
 
+/* Batch 2 gives each image the outputs it gets alone (batch 1): small-map GEMM layers (7, 9)
+ * run both images' column matrices as one GEMM at batch 2 (conv.c, CONV_BATCH_COLS). */
+START_TEST(test_batch_equals_single)
+{
+    cnn_net *two = seeded_net(MIXED, 2), *one = seeded_net(MIXED, 1);
+    for (int i = 0; i < two->n_layers; i++)
+        ck_assert(memcmp(two->layers[i].params, one->layers[i].params,
+                         sizeof(float) * two->layers[i].n_params) == 0);
+    cnn_net_forward(two, NULL);
+    const size_t n_in = cnn_shape_size(one->in);
+    for (int b = 0; b < 2; b++) {
+        memcpy(one->input, two->input + b * n_in, sizeof(float) * n_in);
+        cnn_net_forward(one, NULL);
+        for (int i = 0; i < one->n_layers; i++) {
+            const size_t n = cnn_shape_size(one->layers[i].out);
+            const float *want = one->layers[i].output, *got = two->layers[i].output + b * n;
+            double scale = 0, worst = 0;
+            for (size_t k = 0; k < n; k++) {
+                scale = fabs(want[k]) > scale ? fabs(want[k]) : scale;
+                const double d = fabs((double)got[k] - want[k]);
+                worst = !(d <= worst) ? d : worst;
+            }
+            ck_assert_msg(worst <= 1e-5 * scale + 1e-30, "image %d, layer %d [%s]: |diff| %.3g, layer max %.3g", b,
+                          i, one->layers[i].ops->section, worst, scale);
+        }
+    }
+    cnn_net_free(one);
+    cnn_net_free(two);
+}
+END_TEST
+
 /* cnn_net_fold_in_place: batch-norm folded into params instead of a copy, on the GEMM and
  * depthwise paths (the packed kernels keep their own copy), with PReLU; same outputs as the
  * ordinary fold, also after loading again; saving is refused. */
@@ -393,6 +424,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_clones_keep_their_pools);
     tcase_add_test(tc, test_yolov3_tiny_threads);
     tcase_add_test(tc, test_fold_in_place);
+    tcase_add_test(tc, test_batch_equals_single);
     suite_add_tcase(s, tc);
     return s;
 }
