@@ -16,6 +16,21 @@
 
 #define CFG_MAX_BYTES (16u << 20)
 #define CFG_MAX_SECTIONS 100000
+/* Options in one section: darknet's sections use fewer than 40; the cap keeps the duplicate-key
+ * check (linear per option) from growing into a hang on a hostile 16 MiB cfg. */
+#define CFG_MAX_OPTIONS 1024
+
+/* Arrays grow by half again when full: amortised O(1) per item (ASan's realloc always copies). */
+static int grow(void **arr, int n, int *cap, size_t item)
+{
+    if (n < *cap) return 0;
+    const int c = *cap ? *cap + *cap / 2 + 1 : 8;
+    void *p = realloc(*arr, item * (size_t)c);
+    if (!p) return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
 
 static char *dup_range(const char *s, size_t n)
 {
@@ -43,10 +58,9 @@ static cnn_status add_section(cnn_cfg *cfg, const char *name, size_t n, int line
     if (cfg->n_secs >= CFG_MAX_SECTIONS)
         return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: more than %d sections", cfg->path, line,
                         CFG_MAX_SECTIONS);
-    cnn_cfg_section *secs = realloc(cfg->secs, sizeof *secs * (cfg->n_secs + 1));
-    if (!secs) return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", cfg->path);
-    cfg->secs = secs;
-    cnn_cfg_section *s = &secs[cfg->n_secs];
+    if (grow((void **)&cfg->secs, cfg->n_secs, &cfg->cap_secs, sizeof *cfg->secs))
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", cfg->path);
+    cnn_cfg_section *s = &cfg->secs[cfg->n_secs];
     memset(s, 0, sizeof *s);
     s->name = dup_range(name, n);
     s->line = line;
@@ -73,15 +87,17 @@ static cnn_status add_option(cnn_cfg *cfg, const char *line_text, size_t n, int 
         return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: empty value for '%.*s'", cfg->path, line,
                         (int)klen, line_text);
     cnn_cfg_section *s = &cfg->secs[cfg->n_secs - 1];
+    if (s->n_opts >= CFG_MAX_OPTIONS)
+        return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: more than %d options in [%s] (line %d)", cfg->path,
+                        line, CFG_MAX_OPTIONS, s->name, s->line);
     for (int i = 0; i < s->n_opts; i++) {
         if (strlen(s->opts[i].key) == klen && memcmp(s->opts[i].key, line_text, klen) == 0)
             return cnn_fail(err, CNN_ERR_MODEL, "%s:%d: duplicate key '%s' in [%s] (first at line %d)",
                             cfg->path, line, s->opts[i].key, s->name, s->opts[i].line);
     }
-    cnn_cfg_opt *opts = realloc(s->opts, sizeof *opts * (s->n_opts + 1));
-    if (!opts) return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", cfg->path);
-    s->opts = opts;
-    cnn_cfg_opt *o = &opts[s->n_opts];
+    if (grow((void **)&s->opts, s->n_opts, &s->cap_opts, sizeof *s->opts))
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", cfg->path);
+    cnn_cfg_opt *o = &s->opts[s->n_opts];
     o->key = dup_range(line_text, klen);
     o->val = dup_range(eq + 1, vlen);
     o->line = line;

@@ -20,13 +20,13 @@ typedef struct {
     char *name; /* without brackets */
     int line;
     cnn_cfg_opt *opts;
-    int n_opts;
+    int n_opts, cap_opts;
 } cnn_cfg_section;
 
 typedef struct {
     char *path; /* for messages */
     cnn_cfg_section *secs;
-    int n_secs;
+    int n_secs, cap_secs;
 } cnn_cfg;
 
 cnn_status cnn_cfg_load(const char *path, cnn_cfg *cfg, cnn_error *err);

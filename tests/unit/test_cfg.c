@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "report.h"
 #include "net.h"
 #include "testutil.h"
 
@@ -254,6 +255,24 @@ START_TEST(test_duplicate_key)
     static const char ok[] = "[s]\na=1\n[t]\na=1\n";
     ck_assert_int_eq(cnn_cfg_parse(ok, strlen(ok), "d.cfg", &cfg, &err), CNN_OK);
     cnn_cfg_free(&cfg);
+}
+END_TEST
+
+/* A hostile cfg with a huge section is refused by count, not parsed in quadratic time. */
+START_TEST(test_too_many_options)
+{
+    cnn_sbuf b = {0};
+    cnn_sbuf_printf(&b, "[net]\nwidth=8\nheight=8\nchannels=3\n[convolutional]\n");
+    for (int i = 0; i < 1024; i++) cnn_sbuf_printf(&b, "k%d=1\n", i);
+    cnn_cfg cfg;
+    cnn_error err = {0};
+    ck_assert_int_eq(cnn_cfg_parse(b.s, b.len, "big.cfg", &cfg, &err), CNN_OK); /* 1024: the cap */
+    ck_assert_int_eq(cfg.secs[1].n_opts, 1024);
+    cnn_cfg_free(&cfg);
+    cnn_sbuf_printf(&b, "one_more=1\n");
+    ck_assert_int_eq(cnn_cfg_parse(b.s, b.len, "big.cfg", &cfg, &err), CNN_ERR_MODEL);
+    tu_assert_msg_has(err.msg, "big.cfg:1030: more than 1024 options in [convolutional] (line 5)");
+    cnn_sbuf_free(&b);
 }
 END_TEST
 
@@ -576,6 +595,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_width_out_of_range);
     tcase_add_test(tc, test_unknown_activation);
     tcase_add_test(tc, test_duplicate_key);
+    tcase_add_test(tc, test_too_many_options);
     tcase_add_test(tc, test_option_before_section);
     tcase_add_test(tc, test_line_without_equals);
     tcase_add_test(tc, test_empty_value);
