@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "json.h"
+#include "model.h"
 
 int cnn_shard_of(const char *path, int n)
 {
@@ -120,4 +122,43 @@ void cnn_resume_free(cnn_resume *r)
 {
     cnn_strlist_free(&r->lines);
     cnn_strlist_free(&r->done);
+}
+
+void cnn_run_settings_line(const cnn_run_settings *s, char *out, size_t n)
+{
+    const char *sha[3];
+    for (int i = 0; i < 3; i++) sha[i] = s->sha256[i] && s->sha256[i][0] ? s->sha256[i] : "-";
+    snprintf(out, n, "task %s, cfg sha256 %.12s, weights sha256 %.12s, names sha256 %.12s, conf %.4f, iou %.4f, "
+                     "top_k %d, max_det %d, letterbox %s",
+             s->task ? s->task : "?", sha[0], sha[1], sha[2], s->conf, s->iou, s->top_k, s->max_det,
+             s->letterbox ? "on" : "off");
+}
+
+cnn_status cnn_run_settings_load(const char *dir, char *line, size_t n, int *finished, cnn_error *err)
+{
+    char path[CNN_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    if (!cnn_is_file(path))
+        return cnn_fail(err, CNN_ERR_INPUT, "%s: no run.json: not an output folder of detect or classify", dir);
+    char *text = NULL;
+    size_t len = 0;
+    cnn_json j = {0};
+    cnn_status st = cnn_read_file(path, 16u << 20, &text, &len, CNN_ERR_INPUT, err);
+    if (!st) st = cnn_json_parse(text, len, path, &j, err);
+    free(text);
+    if (st) return st;
+    static const char *const files[] = {"cfg", "weights", "names"};
+    const cnn_json *model = cnn_json_get(&j, "model"), *fin = cnn_json_get(&j, "finished"),
+                   *intr = cnn_json_get(&j, "interrupted"), *lb = cnn_json_get(&j, "letterbox");
+    cnn_run_settings s = {.task = cnn_json_str(cnn_json_get(&j, "task")),
+                          .conf = cnn_json_num(cnn_json_get(&j, "conf"), -1),
+                          .iou = cnn_json_num(cnn_json_get(&j, "iou"), -1),
+                          .top_k = (int)cnn_json_num(cnn_json_get(&j, "top_k"), -1),
+                          .max_det = (int)cnn_json_num(cnn_json_get(&j, "max_det"), -1),
+                          .letterbox = lb && lb->type == CNN_JSON_BOOL && lb->boolean};
+    for (int i = 0; i < 3; i++) s.sha256[i] = cnn_json_str(cnn_json_get(cnn_json_get(model, files[i]), "sha256"));
+    cnn_run_settings_line(&s, line, n);
+    *finished = fin && fin->type == CNN_JSON_BOOL && fin->boolean && !(intr && intr->boolean);
+    cnn_json_free(&j);
+    return CNN_OK;
 }

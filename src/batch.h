@@ -31,4 +31,19 @@ cnn_status cnn_resume_load(const char *results_path, cnn_resume *r, cnn_error *e
 int cnn_resume_done(const cnn_resume *r, const char *path);
 void cnn_resume_free(cnn_resume *r);
 
+/* What a run's outputs depend on besides its inputs, as one comparable line: the task, the
+ * sha256 of the model's cfg, weights and names files ("-" for none), conf, iou, top_k, max_det
+ * and letterbox. --resume and merge refuse folders whose settings differ. */
+#define CNN_RUN_SETTINGS_MAX 512
+typedef struct {
+    const char *task;
+    const char *sha256[3]; /* cfg, weights, names: 64 hex digits, or NULL */
+    double conf, iou;
+    int top_k, max_det, letterbox;
+} cnn_run_settings;
+void cnn_run_settings_line(const cnn_run_settings *s, char *out, size_t n);
+/* From DIR/run.json: the settings line, and whether the run finished without being
+ * interrupted. A folder without run.json is CNN_ERR_INPUT. */
+cnn_status cnn_run_settings_load(const char *dir, char *line, size_t n, int *finished, cnn_error *err);
+
 #endif

@@ -15,43 +15,8 @@
 #include "batch.h"
 #include "cli.h"
 #include "fsutil.h"
-#include "json.h"
 #include "report.h"
 
-/* The settings of a shard's run.json that must agree across shards, as one string: task, the
- * sha256 of the model's cfg, weights and names, conf, iou, top_k, max_det, letterbox. Also
- * whether the run finished without being interrupted. */
-static cnn_status shard_info(const char *dir, char *sig, size_t n, int *finished, cnn_error *err)
-{
-    char path[CNN_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    if (!cnn_is_file(path))
-        return cnn_fail(err, CNN_ERR_INPUT, "%s: no run.json: not an output folder of detect or classify", dir);
-    char *text = NULL;
-    size_t len = 0;
-    cnn_json j = {0};
-    cnn_status st = cnn_read_file(path, 16u << 20, &text, &len, CNN_ERR_INPUT, err);
-    if (!st) st = cnn_json_parse(text, len, path, &j, err);
-    free(text);
-    if (st) return st;
-    const cnn_json *model = cnn_json_get(&j, "model"), *fin = cnn_json_get(&j, "finished"),
-                   *intr = cnn_json_get(&j, "interrupted"), *lb = cnn_json_get(&j, "letterbox");
-    const char *task = cnn_json_str(cnn_json_get(&j, "task"));
-    const char *sha[3];
-    static const char *const files[] = {"cfg", "weights", "names"};
-    for (int i = 0; i < 3; i++) {
-        sha[i] = cnn_json_str(cnn_json_get(cnn_json_get(model, files[i]), "sha256"));
-        if (!sha[i]) sha[i] = "-";
-    }
-    snprintf(sig, n, "task %s, cfg sha256 %.12s, weights sha256 %.12s, names sha256 %.12s, conf %.4f, "
-                     "iou %.4f, top_k %g, max_det %g, letterbox %s",
-             task ? task : "?", sha[0], sha[1], sha[2], cnn_json_num(cnn_json_get(&j, "conf"), -1),
-             cnn_json_num(cnn_json_get(&j, "iou"), -1), cnn_json_num(cnn_json_get(&j, "top_k"), -1),
-             cnn_json_num(cnn_json_get(&j, "max_det"), -1), lb && lb->boolean ? "on" : "off");
-    *finished = fin && fin->type == CNN_JSON_BOOL && fin->boolean && !(intr && intr->boolean);
-    cnn_json_free(&j);
-    return CNN_OK;
-}
 typedef struct {
     char *path, *line; /* line without its newline, output path rewritten */
     int failed;
@@ -121,10 +86,10 @@ int cmd_merge(int argc, char **argv)
     for (int i = 0; i < npos; i++) cnn_strip_slashes(pos[i]);
     int unfinished = 0;
     {
-        char first[512] = "", sig[512];
+        char first[CNN_RUN_SETTINGS_MAX] = "", sig[CNN_RUN_SETTINGS_MAX];
         for (int i = 0; i < npos; i++) {
             int fin = 0;
-            if ((st = shard_info(pos[i], sig, sizeof sig, &fin, &err))) goto done;
+            if ((st = cnn_run_settings_load(pos[i], sig, sizeof sig, &fin, &err))) goto done;
             if (!fin && !partial) {
                 st = cnn_fail(&err, CNN_ERR_INPUT,
                               "%s: this shard did not finish (run.json: finished false or interrupted "

@@ -27,7 +27,6 @@
 #include "gemm.h"
 #include "html_report.h"
 #include "inputs.h"
-#include "json.h"
 #include "report.h"
 #include "sha256.h"
 
@@ -412,55 +411,28 @@ static cnn_status write_run_json(const run_ctx *c, int argc, char **argv, const 
 }
 
 /* --resume: the results kept must come from the same model and the same settings, or the
- * folder would mix two runs. Compares DIR/run.json of the earlier run (task, the sha256 of the
- * cfg, weights and names, conf, iou, top_k, max_det, letterbox) with this one; a folder without
- * run.json (nothing was ever written) passes. */
+ * folder would mix two runs (batch.h, cnn_run_settings). A folder without run.json (nothing was
+ * ever written) passes. */
 static cnn_status check_resume(const char *dir, const char *cmd, const run_opts *o, const cnn_model *m,
                                float conf, float iou, cnn_error *err)
 {
     char path[CNN_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/run.json", dir);
     if (!cnn_is_file(path)) return CNN_OK;
-    char *text = NULL;
-    size_t n = 0;
-    cnn_json j = {0};
-    cnn_status st = cnn_read_file(path, 16u << 20, &text, &n, CNN_ERR_INPUT, err);
-    if (!st) st = cnn_json_parse(text, n, path, &j, err);
-    free(text);
+    char was[CNN_RUN_SETTINGS_MAX], now[CNN_RUN_SETTINGS_MAX], sha[3][65] = {"", "", ""};
+    int finished;
+    cnn_status st = cnn_run_settings_load(dir, was, sizeof was, &finished, err);
     if (st) return st;
-    char what[160] = "";
-    const char *task = cnn_json_str(cnn_json_get(&j, "task"));
-    const cnn_json *model = cnn_json_get(&j, "model");
-    static const char *const files[] = {"cfg", "weights", "names"};
-    const char *paths[] = {m->paths.cfg, m->paths.weights, m->paths.names};
-    if (!task || strcmp(task, cmd) != 0)
-        snprintf(what, sizeof what, "it was `%s`, this is `%s`", task ? task : "?", cmd);
-    for (int i = 0; i < 3 && !what[0]; i++) {
-        const char *was = cnn_json_str(cnn_json_get(cnn_json_get(model, files[i]), "sha256"));
-        char now[65] = "";
-        if (paths[i] && paths[i][0] && cnn_sha256_file(paths[i], now) != 0) now[0] = '\0';
-        if (strcmp(was ? was : "", now) != 0)
-            snprintf(what, sizeof what, "the model's %s file differs (sha256)", files[i]);
-    }
-    const struct {
-        const char *key;
-        double now;
-    } nums[] = {{"conf", conf}, {"iou", iou}, {"top_k", o->top_k}, {"max_det", o->max_det}};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0] && !what[0]; i++) {
-        const double was = cnn_json_num(cnn_json_get(&j, nums[i].key), NAN);
-        if (!(fabs(was - nums[i].now) < 5e-5))
-            snprintf(what, sizeof what, "%s was %g, now %g", nums[i].key, was, nums[i].now);
-    }
-    const cnn_json *lb = cnn_json_get(&j, "letterbox");
-    if (!what[0] && (!lb || lb->type != CNN_JSON_BOOL || lb->boolean != (o->letterbox != 0)))
-        snprintf(what, sizeof what, "letterbox was %s, now %s", lb && lb->boolean ? "on" : "off",
-                 o->letterbox ? "on" : "off");
-    cnn_json_free(&j);
-    if (what[0])
+    const char *files[3] = {m->paths.cfg, m->paths.weights, m->paths.names};
+    for (int i = 0; i < 3; i++)
+        if (files[i][0] && cnn_sha256_file(files[i], sha[i]) != 0) sha[i][0] = '\0';
+    const cnn_run_settings s = {cmd, {sha[0], sha[1], sha[2]}, conf, iou, o->top_k, o->max_det, o->letterbox};
+    cnn_run_settings_line(&s, now, sizeof now);
+    if (strcmp(was, now) != 0)
         return cnn_fail(err, CNN_ERR_USAGE,
-                        "%s: --resume: the earlier run in this folder used other settings (%s); "
-                        "resume with the same model and options, or use a new -o DIR",
-                        path, what);
+                        "%s: --resume: the earlier run in this folder used other settings (was: %s; "
+                        "now: %s); resume with the same model and options, or use a new -o DIR",
+                        path, was, now);
     return CNN_OK;
 }
 

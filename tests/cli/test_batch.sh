@@ -205,12 +205,12 @@ cp intINT/results.jsonl intINT-before.jsonl
 cp intINT/run.json intINT-before.json
 run res4 "$CNNDEMO" detect -r -o intINT -f none -j 2 --resume --conf 0.6 in
 expect_rc 2 "--resume with another --conf is refused"
-grep_in "the refusal names the difference" "run.json: --resume: the earlier run in this folder used other settings \\(conf was 0\\.[0-9]*, now 0\\.6\\)" "$ERR"
+grep_in "the refusal shows both settings" "run.json: --resume: the earlier run in this folder used other settings \\(was: task detect, .*conf 0\\.5000.*; now: task detect, .*conf 0\\.6000" "$ERR"
 run res5 "$CNNDEMO" detect -r -o intINT -f none -j 2 --resume --letterbox in
 expect_rc 2 "--resume with --letterbox added is refused"
 run res6 "$CNNDEMO" detect -m tumour -r -o intINT -f none -j 2 --resume in
 expect_rc 2 "--resume with another model is refused"
-grep_in "the refusal names the model file" "the model's cfg file differs" "$ERR"
+grep_in "the refusal says why" "used other settings \\(was: task detect, cfg sha256 [0-9a-f]{12}" "$ERR"
 check "refused resumes leave results.jsonl alone" cmp -s intINT-before.jsonl intINT/results.jsonl
 check "refused resumes leave run.json alone" cmp -s intINT-before.json intINT/run.json
 
