@@ -239,7 +239,7 @@ static void phase_row(float *r, int len, const float *src, int w, int s, int off
     if (j1 > len) j1 = len;
     if (j0 > j1) j0 = j1;
     memset(r, 0, sizeof(float) * j0);
-    if (s == 1) memcpy(r + j0, src + j0 + off, sizeof(float) * (j1 - j0));
+    if (j1 > j0 && s == 1) memcpy(r + j0, src + j0 + off, sizeof(float) * (j1 - j0)); /* src may be NULL */
     else
         for (int j = j0; j < j1; j++) r[j] = src[j * s + off];
     memset(r + j1, 0, sizeof(float) * (len - j1));

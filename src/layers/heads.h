@@ -10,10 +10,13 @@
 
 /* e^x within 2 ulp of expf for |x| <= 87 (clamped beyond, where logistic and softmax are already
  * 0 or 1 in float), written so that loops over it vectorise: Cephes' expf, 2^n times a degree-6
- * polynomial on [-ln2/2, ln2/2]. */
-static inline __attribute__((always_inline)) float cnn_head_exp(float x)
+ * polynomial on [-ln2/2, ln2/2]. NaN gives NaN, as expf does (and never reaches the conversion
+ * to int, where it would be undefined). */
+static inline __attribute__((always_inline)) float cnn_head_exp(float x0)
 {
-    x = x > 87.0f ? 87.0f : (x < -87.0f ? -87.0f : x);
+    const float xc = x0 > 87.0f ? 87.0f : (x0 < -87.0f ? -87.0f : x0); /* NaN stays NaN */
+    const int nan = xc != xc;
+    const float x = nan ? 0.0f : xc;
     const float t = x * 1.44269504088896341f + 127.5f; /* n + 127 + 0.5, positive */
     const int n = (int)t - 127;                          /* round(x / ln 2) */
     const float r = x - (float)n * 0.693359375f + (float)n * 2.12194440e-4f;
@@ -28,7 +31,7 @@ static inline __attribute__((always_inline)) float cnn_head_exp(float x)
         int i;
         float f;
     } pow2 = {.i = (n + 127) << 23};
-    return q * pow2.f;
+    return nan ? x0 : q * pow2.f;
 }
 
 static inline __attribute__((always_inline)) float cnn_head_logistic(float x)
