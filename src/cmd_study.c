@@ -383,7 +383,9 @@ static cnn_status html_report(const char *out, const study_config *configs, int 
     cnn_html_figure(&h, "loss.png", "training loss per step, mean over the seeds");
     cnn_html_figure(&h, "dead_units.png", "dead units (% of all conv channels) per step");
     cnn_html_figure(&h, "accuracy.png", "test top-1 per activation, min-max over the seeds");
-    return cnn_html_finish(&h, out, err);
+    const cnn_status st = cnn_html_finish(&h, out, err);
+    cnn_sbuf_free(&h);
+    return st;
 }
 
 /* Chart colours: the position of the activation in the default list, so a given activation
