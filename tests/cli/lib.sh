@@ -78,10 +78,12 @@ count_lines() {
   if [ "$n" -eq "$4" ]; then pass "$1"; else fail "$1" "$n lines match /$2/, want $4: $(head -c 400 "$3" | tr '\n' '|')"; fi
 }
 
-# py ARGS... : runs check.py, counting each PASS/FAIL line it prints; a crash is a failure.
-py() {
-  local out rc line nfail=0
-  out=$("$PY" "$CHECK" "$@" 2>&1)
+# pycount LABEL SCRIPT ARGS... : runs a python check script, counting each "PASS x" / "FAIL x"
+# line it prints; a non-zero exit without a FAIL line (a crash) is a failure named LABEL.
+pycount() {
+  local label=$1 script=$2 out rc line nfail=0
+  shift 2
+  out=$("$PY" "$script" "$@" 2>&1)
   rc=$?
   while IFS= read -r line; do
     case "$line" in
@@ -90,8 +92,10 @@ py() {
       *) [ -n "$line" ] && echo "       $line" ;;
     esac
   done <<<"$out"
-  if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then fail "check.py $1 exited $rc" "$(echo "$out" | tail -5)"; fi
+  if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then fail "$label exited $rc" "$(echo "$out" | tail -5)"; fi
 }
+# py ARGS... : check.py through pycount.
+py() { pycount "check.py $1" "$CHECK" "$@"; }
 
 # no_tmp_files WHAT DIR : nothing named *.tmp.* left in DIR
 no_tmp_files() {

@@ -10,19 +10,7 @@ BG_PID=
 trap 'if [ -n "$BG_PID" ]; then kill -9 "$BG_PID" 2>/dev/null; fi; cd /; rm -rf "$T"' EXIT
 
 # bt ARGS... : runs batch_tool.py, counting its PASS/FAIL lines (as lib.sh's py does for check.py)
-bt() {
-  local out rc line nfail=0
-  out=$("$PY" "$BT" "$@" 2>&1)
-  rc=$?
-  while IFS= read -r line; do
-    case "$line" in
-      PASS\ *) pass "${line#PASS }" ;;
-      FAIL\ *) fail "${line#FAIL }"; nfail=$((nfail + 1)) ;;
-      *) [ -n "$line" ] && echo "       $line" ;;
-    esac
-  done <<<"$out"
-  if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then fail "batch_tool.py $1 exited $rc" "$(echo "$out" | tail -5)"; fi
-}
+bt() { pycount "batch_tool.py $1" "$BT" "$@"; }
 
 # bg_start NAME CMD... : starts CMD in the background (stdout/stderr to $T/NAME.out/.err)
 bg_start() {

@@ -12,19 +12,7 @@ CFG="$SRC/models/face.cfg"
 WTS="$SRC/weights/face.weights"
 CRASHES=""
 
-bt() {
-  local out rc line nfail=0
-  out=$("$PY" "$BT" "$@" 2>&1)
-  rc=$?
-  while IFS= read -r line; do
-    case "$line" in
-      PASS\ *) pass "${line#PASS }" ;;
-      FAIL\ *) fail "${line#FAIL }"; nfail=$((nfail + 1)) ;;
-      *) [ -n "$line" ] && echo "       $line" ;;
-    esac
-  done <<<"$out"
-  if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then fail "batch_tool.py $1 exited $rc" "$(echo "$out" | tail -5)"; fi
-}
+bt() { pycount "batch_tool.py $1" "$BT" "$@"; }
 
 # run60 NAME CMD... : lib.sh's run with a 60 s limit (then KILL); a crash or hang is remembered
 run60() {

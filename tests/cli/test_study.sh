@@ -13,18 +13,9 @@ check "Fashion-MNIST is installed (Debian package dataset-fashion-mnist)" \
 
 # pyrun WHAT SCRIPT ARGS... : runs a python check script; each "PASS x" / "FAIL x" line counts.
 pyrun() {
-  local what=$1 script=$2 out rc line nfail=0
-  shift 2
-  out=$("$PY" "$script" "$@" 2>&1)
-  rc=$?
-  while IFS= read -r line; do
-    case "$line" in
-      PASS\ *) pass "${line#PASS }" ;;
-      FAIL\ *) fail "${line#FAIL }"; nfail=$((nfail + 1)) ;;
-      *) [ -n "$line" ] && echo "       $line" ;;
-    esac
-  done <<<"$out"
-  if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then fail "$what: python exited $rc" "$(echo "$out" | tail -5)"; fi
+  local what=$1
+  shift
+  pycount "$what: python" "$@"
 }
 
 # ---- a tiny study: 4 activations x (no bn, bn) + the ReLU family at high lr = 11 runs ----
