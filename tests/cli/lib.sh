@@ -78,6 +78,42 @@ count_lines() {
   if [ "$n" -eq "$4" ]; then pass "$1"; else fail "$1" "$n lines match /$2/, want $4: $(head -c 400 "$3" | tr '\n' '|')"; fi
 }
 
+# make_classifier: writes cls.cfg (a small 32x32 classifier with batch-norm), cls.names (the
+# ten Fashion-MNIST classes) and cls.weights (seeded random, seed 7) in the current folder.
+make_classifier() {
+cat > cls.cfg <<'CFG'
+[net]
+width=32
+height=32
+channels=3
+
+[convolutional]
+filters=8
+size=3
+stride=1
+pad=1
+batch_normalize=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=10
+size=1
+stride=1
+activation=linear
+
+[avgpool]
+
+[softmax]
+CFG
+printf '%s\n' tshirt trouser pullover dress coat sandal shirt sneaker bag boot > cls.names
+  run init "$CNNDEMO" init-weights --cfg cls.cfg -o cls.weights --seed 7
+  expect_rc 0 "init-weights for the classifier cfg"
+}
+
 # pycount LABEL SCRIPT ARGS... : runs a python check script, counting each "PASS x" / "FAIL x"
 # line it prints; a non-zero exit without a FAIL line (a crash) is a failure named LABEL.
 pycount() {

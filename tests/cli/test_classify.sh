@@ -4,37 +4,7 @@
 # the same network input, the banner drawn on the annotated copy, and classify/detect misuse.
 source "$(dirname "$0")/lib.sh" "$@"
 PY=/usr/bin/python3
-cat > cls.cfg <<'CFG'
-[net]
-width=32
-height=32
-channels=3
-
-[convolutional]
-filters=8
-size=3
-stride=1
-pad=1
-batch_normalize=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=10
-size=1
-stride=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-CFG
-printf '%s\n' tshirt trouser pullover dress coat sandal shirt sneaker bag boot > cls.names
-run init "$CNNDEMO" init-weights --cfg cls.cfg -o cls.weights --seed 7
-expect_rc 0 "init-weights for the classifier cfg"
+make_classifier
 mkdir -p in
 $PY - <<'PYEOF'
 import cv2, numpy as np

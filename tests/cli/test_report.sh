@@ -98,37 +98,7 @@ page_ok noimg
 expect noimg "r['rows'] == 3 and r['thumbs'] == 0 and r['failures'] == 1" "3 rows, no thumbnails, 1 failure"
 
 # ---- classify --report --explain ----
-cat > cls.cfg <<'CFG'
-[net]
-width=32
-height=32
-channels=3
-
-[convolutional]
-filters=8
-size=3
-stride=1
-pad=1
-batch_normalize=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=10
-size=1
-stride=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-CFG
-printf '%s\n' tshirt trouser pullover dress coat sandal shirt sneaker bag boot > cls.names
-run init "$CNNDEMO" init-weights --cfg cls.cfg -o cls.weights --seed 7
-expect_rc 0 "init-weights for the classifier"
+make_classifier
 cp in/a.jpg in/d.jpg "in/odd dir/été #1?.jpg" r1/ 2>/dev/null
 run cls "$CNNDEMO" classify --report --explain --cfg cls.cfg --weights cls.weights --names cls.names -o cout r1
 expect_rc 0 "classify --report --explain"
